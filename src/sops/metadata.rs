@@ -1,0 +1,171 @@
+//! The `sops` metadata block: who can open the data key, which values are encrypted, the
+//! MAC and when the file was last written.
+
+use std::ops::Range;
+
+use super::error::SopsError;
+use super::rules::Rule;
+use super::tree::{Document, MapNode, Node, Style};
+
+/// One age recipient and the data key (or Shamir share) encrypted to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgeStanza {
+    pub recipient: String,
+    /// The ASCII-armored age file holding the key material.
+    pub enc: String,
+}
+
+/// A key group: each of its keys holds the whole data key (one group) or the same share.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyGroup {
+    pub age: Vec<AgeStanza>,
+    /// Other master key kinds present (`pgp`, `kms`, …), which keyroll keeps but cannot use.
+    pub other_kinds: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Metadata {
+    pub groups: Vec<KeyGroup>,
+    /// Present when the file uses key groups with Shamir sharing.
+    pub shamir_threshold: Option<usize>,
+    pub lastmodified: String,
+    pub mac: String,
+    pub rule: Rule,
+    pub mac_only_encrypted: bool,
+    pub version: String,
+    /// Whether the file was written with key groups (`key_groups:`) rather than flat keys.
+    pub uses_key_groups: bool,
+}
+
+/// Where the `lastmodified` and `mac` values sit, in every document's metadata block.
+#[derive(Debug, Clone, Default)]
+pub struct StampSpans {
+    pub lastmodified: Vec<(Range<usize>, Style)>,
+    pub mac: Vec<(Range<usize>, Style)>,
+}
+
+const KEY_KINDS: [&str; 7] = ["kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "pgp", "age"];
+
+impl Metadata {
+    /// Reads the metadata of the first document (sops writes the same block into every
+    /// document) and the stamp positions of all of them.
+    pub fn from_documents(docs: &[Document]) -> Result<(Self, StampSpans), SopsError> {
+        let first = docs
+            .first()
+            .and_then(|d| d.sops.as_ref())
+            .ok_or(SopsError::NotEncrypted)?;
+        let Node::Map(map) = &first.value else {
+            return Err(SopsError::BadMetadata("`sops` must be a mapping".into()));
+        };
+        let meta = Self::from_map(map)?;
+        let mut spans = StampSpans::default();
+        for doc in docs {
+            let Some(Node::Map(m)) = doc.sops.as_ref().map(|s| &s.value) else {
+                return Err(SopsError::BadMetadata("a document has no `sops` block".into()));
+            };
+            if let Some(Node::Scalar(s)) = m.get("lastmodified").map(|e| &e.value) {
+                spans.lastmodified.push((s.span.clone(), s.style));
+            }
+            if let Some(Node::Scalar(s)) = m.get("mac").map(|e| &e.value) {
+                spans.mac.push((s.span.clone(), s.style));
+            }
+        }
+        Ok((meta, spans))
+    }
+
+    fn from_map(map: &MapNode) -> Result<Self, SopsError> {
+        let version = scalar(map, "version")?.unwrap_or_default();
+        if version.is_empty() {
+            return Err(SopsError::MissingVersion);
+        }
+        let lastmodified = scalar(map, "lastmodified")?
+            .ok_or_else(|| SopsError::BadMetadata("no `lastmodified`".into()))?;
+        let mac = scalar(map, "mac")?.ok_or_else(|| SopsError::BadMetadata("no `mac`".into()))?;
+        let rule = Rule::from_metadata(|k| scalar(map, k))?;
+        let mac_only_encrypted = matches!(scalar(map, "mac_only_encrypted")?.as_deref(), Some("true" | "True" | "TRUE"));
+        let (groups, uses_key_groups) = match map.get("key_groups").map(|e| &e.value) {
+            Some(Node::List(list)) => {
+                let mut groups = Vec::new();
+                for item in &list.items {
+                    let Node::Map(g) = &item.node else {
+                        return Err(SopsError::BadMetadata("each key group must be a mapping".into()));
+                    };
+                    groups.push(group(g)?);
+                }
+                (groups, true)
+            }
+            Some(_) => return Err(SopsError::BadMetadata("`key_groups` must be a list".into())),
+            None => (vec![group(map)?], false),
+        };
+        let shamir_threshold = match scalar(map, "shamir_threshold")? {
+            Some(t) => Some(
+                t.parse::<usize>()
+                    .map_err(|_| SopsError::BadMetadata(format!("`shamir_threshold` is not a number: {t:?}")))?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            groups,
+            shamir_threshold,
+            lastmodified,
+            mac,
+            rule,
+            mac_only_encrypted,
+            version,
+            uses_key_groups,
+        })
+    }
+
+    /// Every age recipient of the file, for messages.
+    pub fn age_recipients(&self) -> Vec<&str> {
+        self.groups
+            .iter()
+            .flat_map(|g| g.age.iter().map(|s| s.recipient.as_str()))
+            .collect()
+    }
+
+    /// Whether the file was written by a sops older than `major.minor.patch`.
+    pub fn version_below(&self, want: (u32, u32, u32)) -> bool {
+        let mut parts = self.version.split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0));
+        let have = (
+            parts.next().unwrap_or(0),
+            parts.next().unwrap_or(0),
+            parts.next().unwrap_or(0),
+        );
+        have < want
+    }
+}
+
+fn group(map: &MapNode) -> Result<KeyGroup, SopsError> {
+    let mut g = KeyGroup::default();
+    for kind in KEY_KINDS {
+        match map.get(kind).map(|e| &e.value) {
+            None => {}
+            Some(Node::List(list)) if kind == "age" => {
+                for item in &list.items {
+                    let Node::Map(m) = &item.node else {
+                        return Err(SopsError::BadMetadata("each `age` entry must be a mapping".into()));
+                    };
+                    g.age.push(AgeStanza {
+                        recipient: scalar(m, "recipient")?
+                            .ok_or_else(|| SopsError::BadMetadata("an `age` entry has no `recipient`".into()))?,
+                        enc: scalar(m, "enc")?
+                            .ok_or_else(|| SopsError::BadMetadata("an `age` entry has no `enc`".into()))?,
+                    });
+                }
+            }
+            Some(Node::List(list)) if !list.items.is_empty() => g.other_kinds.push(kind.to_owned()),
+            Some(_) => {}
+        }
+    }
+    Ok(g)
+}
+
+fn scalar(map: &MapNode, key: &str) -> Result<Option<String>, SopsError> {
+    match map.get(key).map(|e| &e.value) {
+        None => Ok(None),
+        Some(Node::Scalar(s)) if s.style == Style::JsonNull => Ok(None),
+        Some(Node::Scalar(s)) => Ok(Some(s.text.clone())),
+        Some(_) => Err(SopsError::BadMetadata(format!("`{key}` must be a single value"))),
+    }
+}

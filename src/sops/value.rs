@@ -1,0 +1,449 @@
+//! How SOPS types a scalar and turns it into bytes, and how keyroll writes a plaintext
+//! scalar back into YAML, JSON or dotenv text.
+//!
+//! The typing follows the Go YAML v3 decoder that SOPS parses with: a plain (unquoted)
+//! scalar can be a null, bool, int, float or timestamp; a quoted or block scalar is always a
+//! string. The byte forms follow SOPS's `ToBytes`: `True`/`False`, decimal integers, floats
+//! as the shortest round-trip decimal without exponent, times in RFC 3339.
+
+use super::secret::{PlainValue, ValueType};
+
+/// The outcome of typing a scalar from the document text.
+#[derive(Debug)]
+pub enum Typed {
+    /// `null`, `~` or empty: SOPS neither encrypts nor MACs it.
+    Null,
+    Value(PlainValue),
+    /// A value SOPS refuses (an integer above `i64::MAX`).
+    Unsupported(&'static str),
+}
+
+/// Types a plain YAML scalar as Go YAML v3 does when decoding into an interface.
+pub fn type_yaml_plain(text: &str) -> Typed {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Typed::Null,
+        "true" | "True" | "TRUE" => return bool_value(true),
+        "false" | "False" | "FALSE" => return bool_value(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return float_value(f64::INFINITY);
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return float_value(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return float_value(f64::NAN),
+        _ => {}
+    }
+    let first = text.as_bytes().first().copied().unwrap_or(b'a');
+    if !(first.is_ascii_digit() || first == b'+' || first == b'-' || first == b'.') {
+        return Typed::Value(PlainValue::str(text));
+    }
+    if let Some(time) = parse_timestamp(text) {
+        return Typed::Value(PlainValue::new(ValueType::Time, time.into_bytes()));
+    }
+    let plain: String = text.chars().filter(|&c| c != '_').collect();
+    match parse_go_int(&plain) {
+        Some(GoInt::Signed(v)) => return int_value(v),
+        Some(GoInt::TooLarge) => {
+            return Typed::Unsupported("an integer above 9223372036854775807 (sops refuses uint64)");
+        }
+        None => {}
+    }
+    if is_yaml_float(&plain) {
+        if let Ok(f) = plain.parse::<f64>() {
+            return float_value(f);
+        }
+    }
+    Typed::Value(PlainValue::str(text))
+}
+
+/// Types a JSON number literal. Integers that fit an `i64` become `int` (as sops >= 3.13.2
+/// writes them); everything else becomes `float`.
+pub fn type_json_number(literal: &str, ints_as_floats: bool) -> Typed {
+    if !ints_as_floats {
+        if let Ok(i) = literal.parse::<i64>() {
+            return int_value(i);
+        }
+    }
+    match literal.parse::<f64>() {
+        Ok(f) => float_value(f),
+        Err(_) => Typed::Value(PlainValue::str(literal)),
+    }
+}
+
+fn bool_value(b: bool) -> Typed {
+    Typed::Value(bool_plain(b))
+}
+
+pub fn bool_plain(b: bool) -> PlainValue {
+    let text: &[u8] = if b { b"True" } else { b"False" };
+    PlainValue::new(ValueType::Bool, text.to_vec())
+}
+
+fn int_value(v: i64) -> Typed {
+    Typed::Value(PlainValue::new(ValueType::Int, v.to_string().into_bytes()))
+}
+
+fn float_value(f: f64) -> Typed {
+    Typed::Value(PlainValue::new(ValueType::Float, go_float(f).into_bytes()))
+}
+
+/// Formats like Go's `strconv.FormatFloat(f, 'f', -1, 64)`: shortest round-trip digits and
+/// never an exponent. Rust's `Display` for `f64` has the same contract for finite values.
+pub fn go_float(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".to_owned()
+    } else if f == f64::INFINITY {
+        "+Inf".to_owned()
+    } else if f == f64::NEG_INFINITY {
+        "-Inf".to_owned()
+    } else {
+        format!("{f}")
+    }
+}
+
+enum GoInt {
+    Signed(i64),
+    TooLarge,
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)`, with the `ParseUint` fallback YAML v3 tries next.
+fn parse_go_int(s: &str) -> Option<GoInt> {
+    let (negative, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, s.get(1..)?),
+        Some(b'+') => (false, s.get(1..)?),
+        _ => (false, s),
+    };
+    let lower = digits.to_ascii_lowercase();
+    let (radix, body) = if let Some(rest) = lower.strip_prefix("0x") {
+        (16, rest.to_owned())
+    } else if let Some(rest) = lower.strip_prefix("0o") {
+        (8, rest.to_owned())
+    } else if let Some(rest) = lower.strip_prefix("0b") {
+        (2, rest.to_owned())
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, lower.get(1..)?.to_owned())
+    } else {
+        (10, lower)
+    };
+    if body.is_empty() || !body.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let magnitude = u128::from_str_radix(&body, radix).ok()?;
+    let value = if negative {
+        -i128::try_from(magnitude).ok()?
+    } else {
+        i128::try_from(magnitude).ok()?
+    };
+    match i64::try_from(value) {
+        Ok(v) => Some(GoInt::Signed(v)),
+        Err(_) if !negative && u64::try_from(value).is_ok() => Some(GoInt::TooLarge),
+        Err(_) => None,
+    }
+}
+
+/// YAML v3's float pattern: `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
+fn is_yaml_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if matches!(b.first(), Some(b'-' | b'+')) {
+        i += 1;
+    }
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i - start
+    };
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    } else {
+        if digits(&mut i) == 0 {
+            return false;
+        }
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            digits(&mut i);
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'-' | b'+')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// Parses the timestamp forms YAML v3 accepts for unquoted scalars and renders the instant
+/// as SOPS does (RFC 3339, fractional seconds only when present, `Z` for UTC).
+pub fn parse_timestamp(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    if b.len() < 8 || !b.iter().take(4).all(u8::is_ascii_digit) || b.get(4) != Some(&b'-') {
+        return None;
+    }
+    let mut p = Cursor { b, i: 5 };
+    let year: i32 = s.get(0..4)?.parse().ok()?;
+    let month = p.number(1, 2)?;
+    p.expect(b'-')?;
+    let day = p.number(1, 2)?;
+    let date = time::Date::from_calendar_date(year, time::Month::try_from(u8::try_from(month).ok()?).ok()?, u8::try_from(day).ok()?).ok()?;
+    if p.done() {
+        return Some(format!("{:04}-{:02}-{:02}T00:00:00Z", date.year(), month, day));
+    }
+    let with_zone = match p.next()? {
+        b'T' | b't' => true,
+        b' ' => false,
+        _ => return None,
+    };
+    let hour = p.number(1, 2)?;
+    p.expect(b':')?;
+    let minute = p.number(1, 2)?;
+    p.expect(b':')?;
+    let second = p.number(1, 2)?;
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let mut frac = String::new();
+    if p.peek() == Some(b'.') {
+        p.i += 1;
+        while let Some(c) = p.peek().filter(u8::is_ascii_digit) {
+            frac.push(char::from(c));
+            p.i += 1;
+        }
+        if frac.is_empty() || frac.len() > 9 {
+            return None;
+        }
+        while frac.ends_with('0') {
+            frac.pop();
+        }
+    }
+    let zone = if with_zone {
+        match p.next()? {
+            b'Z' => "Z".to_owned(),
+            sign @ (b'+' | b'-') => {
+                let hh = p.number(2, 2)?;
+                p.expect(b':')?;
+                let mm = p.number(2, 2)?;
+                if hh == 0 && mm == 0 {
+                    "Z".to_owned()
+                } else {
+                    format!("{}{hh:02}:{mm:02}", char::from(sign))
+                }
+            }
+            _ => return None,
+        }
+    } else {
+        "Z".to_owned()
+    };
+    if !p.done() {
+        return None;
+    }
+    let frac = if frac.is_empty() { frac } else { format!(".{frac}") };
+    Some(format!(
+        "{:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}{frac}{zone}",
+        date.year()
+    ))
+}
+
+struct Cursor<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Cursor<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+    fn next(&mut self) -> Option<u8> {
+        let c = self.peek()?;
+        self.i += 1;
+        Some(c)
+    }
+    fn done(&self) -> bool {
+        self.i == self.b.len()
+    }
+    fn expect(&mut self, c: u8) -> Option<()> {
+        (self.next()? == c).then_some(())
+    }
+    fn number(&mut self, min: usize, max: usize) -> Option<u32> {
+        let start = self.i;
+        while self.i - start < max && self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.i += 1;
+        }
+        if self.i - start < min {
+            return None;
+        }
+        std::str::from_utf8(self.b.get(start..self.i)?).ok()?.parse().ok()
+    }
+}
+
+/// Parses a boolean plaintext the way Go's `strconv.ParseBool` does.
+pub fn parse_go_bool(bytes: &[u8]) -> Option<bool> {
+    match bytes {
+        b"1" | b"t" | b"T" | b"TRUE" | b"true" | b"True" => Some(true),
+        b"0" | b"f" | b"F" | b"FALSE" | b"false" | b"False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Writes a plaintext value as a YAML scalar that reads back as the same typed value.
+pub fn render_yaml(value: &PlainValue, out: &mut String, in_flow: bool) {
+    let text = String::from_utf8_lossy(value.expose());
+    match value.ty() {
+        ValueType::Int | ValueType::Float => match text.as_ref() {
+            "+Inf" => out.push_str(".inf"),
+            "-Inf" => out.push_str("-.inf"),
+            "NaN" => out.push_str(".nan"),
+            t if matches!(type_yaml_plain(t), Typed::Value(ref v) if v.ty() == value.ty()) => {
+                out.push_str(t)
+            }
+            t => out.push_str(t),
+        },
+        ValueType::Bool => match parse_go_bool(value.expose()) {
+            Some(true) => out.push_str("true"),
+            Some(false) => out.push_str("false"),
+            None => yaml_string(&text, out, in_flow),
+        },
+        ValueType::Time if parse_timestamp(&text).is_some() => out.push_str(&text),
+        _ => yaml_string(&text, out, in_flow),
+    }
+}
+
+/// Writes a string as YAML: plain when that reads back as the same string, double-quoted
+/// otherwise.
+pub fn yaml_string(text: &str, out: &mut String, in_flow: bool) {
+    if yaml_plain_is_safe(text, in_flow) {
+        out.push_str(text);
+    } else {
+        yaml_double_quoted(text, out);
+    }
+}
+
+fn yaml_plain_is_safe(text: &str, in_flow: bool) -> bool {
+    let Some(first) = text.chars().next() else {
+        return false;
+    };
+    if !(first.is_ascii_alphanumeric() || matches!(first, '_' | '/' | '.')) {
+        return false;
+    }
+    if text.ends_with(' ') || text.contains(": ") || text.contains(" #") || text.ends_with(':') {
+        return false;
+    }
+    let ok_chars = text.chars().all(|c| {
+        c.is_ascii_alphanumeric()
+            || matches!(c, '_' | '-' | '.' | '/' | '+' | '=' | '@' | '~' | '^' | '%' | '$' | '(' | ')' | ' ' | ':')
+            || (!in_flow && matches!(c, ',' | '[' | ']' | '{' | '}'))
+    });
+    ok_chars && matches!(type_yaml_plain(text), Typed::Value(ref v) if v.ty() == ValueType::Str)
+}
+
+/// A YAML double-quoted scalar. Every escape used here is valid YAML 1.1 and 1.2.
+pub fn yaml_double_quoted(text: &str, out: &mut String) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' || c == '\u{feff}' || ('\u{80}'..='\u{9f}').contains(&c) => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Writes a plaintext value as a JSON value of the same type.
+pub fn render_json(value: &PlainValue, out: &mut String) {
+    let text = String::from_utf8_lossy(value.expose());
+    match value.ty() {
+        ValueType::Int | ValueType::Float if is_json_number(&text) => out.push_str(&text),
+        ValueType::Bool => match parse_go_bool(value.expose()) {
+            Some(true) => out.push_str("true"),
+            Some(false) => out.push_str("false"),
+            None => json_string(&text, out),
+        },
+        _ => json_string(&text, out),
+    }
+}
+
+pub fn json_string(text: &str, out: &mut String) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn is_json_number(s: &str) -> bool {
+    !s.is_empty()
+        && serde_json::from_str::<serde_json::Number>(s).is_ok()
+        && !s.starts_with('+')
+}
+
+/// Writes a plaintext value as a dotenv value: newlines become the two characters `\n`.
+pub fn render_dotenv(value: &PlainValue, out: &mut String) {
+    out.push_str(&String::from_utf8_lossy(value.expose()).replace('\n', "\\n"));
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn typed(text: &str) -> (ValueType, String) {
+        match type_yaml_plain(text) {
+            Typed::Value(v) => (v.ty(), String::from_utf8(v.expose().to_vec()).unwrap()),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn yaml_plain_scalars_are_typed_like_go_yaml_v3() {
+        assert_eq!(typed("5432"), (ValueType::Int, "5432".into()));
+        assert_eq!(typed("0x1F"), (ValueType::Int, "31".into()));
+        assert_eq!(typed("1_000"), (ValueType::Int, "1000".into()));
+        assert_eq!(typed("0.75"), (ValueType::Float, "0.75".into()));
+        assert_eq!(typed("1.5e+10"), (ValueType::Float, "15000000000".into()));
+        assert_eq!(typed("-0.001"), (ValueType::Float, "-0.001".into()));
+        assert_eq!(typed("true"), (ValueType::Bool, "True".into()));
+        assert_eq!(typed("yes"), (ValueType::Str, "yes".into()));
+        assert_eq!(typed("2024-01-15"), (ValueType::Time, "2024-01-15T00:00:00Z".into()));
+        assert_eq!(
+            typed("2024-01-15T10:20:30.500+01:00"),
+            (ValueType::Time, "2024-01-15T10:20:30.5+01:00".into())
+        );
+        assert_eq!(typed("2024-13-15"), (ValueType::Str, "2024-13-15".into()));
+        assert_eq!(typed("hello"), (ValueType::Str, "hello".into()));
+        assert!(matches!(type_yaml_plain("~"), Typed::Null));
+        assert!(matches!(type_yaml_plain("18446744073709551615"), Typed::Unsupported(_)));
+    }
+
+    #[test]
+    fn strings_that_look_like_other_types_are_quoted() {
+        for s in ["true", "42", "2024-01-15", "", " lead", "a: b", "x #y", "null", "-", "é"] {
+            let mut out = String::new();
+            yaml_string(s, &mut out, false);
+            assert!(out.starts_with('"'), "{s:?} rendered as {out}");
+        }
+        let mut out = String::new();
+        yaml_string("plain-token_123", &mut out, false);
+        assert_eq!(out, "plain-token_123");
+    }
+}
