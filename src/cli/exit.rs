@@ -50,7 +50,9 @@ impl Exit {
     pub fn for_error(e: &SopsError) -> Self {
         match e {
             SopsError::Syntax { .. } => Exit::Syntax,
-            SopsError::NotEncrypted | SopsError::MissingVersion | SopsError::BadMetadata(_) => Exit::NotEncrypted,
+            SopsError::NotEncrypted | SopsError::MissingVersion | SopsError::BadMetadata(_) => {
+                Exit::NotEncrypted
+            }
             SopsError::AlreadyEncrypted => Exit::AlreadyEncrypted,
             SopsError::NoUsableKey(_) | SopsError::Identity(_) => Exit::NoKey,
             SopsError::ValueDecrypt { .. } => Exit::ValueDecrypt,

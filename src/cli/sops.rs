@@ -8,7 +8,9 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use super::{Exit, Failure};
-use crate::sops::{self, EncryptOptions, Format, Identities, NewValue, SopsError, SopsFile, TreePath};
+use crate::sops::{
+    self, EncryptOptions, Format, Identities, NewValue, SopsError, SopsFile, TreePath,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum SopsCommand {
@@ -75,26 +77,52 @@ pub fn run(command: SopsCommand) -> Result<(), Failure> {
             let ids = identities(&file, identity.as_deref())?;
             let parsed = read_encrypted(&file)?;
             let opened = parsed.open(&ids).map_err(|e| fail(&file, e))?;
-            let line = format!("{}: OK, {} values, MAC verified\n", file.display(), opened.value_count());
+            let line = format!(
+                "{}: OK, {} values, MAC verified\n",
+                file.display(),
+                opened.value_count()
+            );
             write_stdout(&file, &line)
         }
-        SopsCommand::Encrypt { file, age, config, in_place } => {
+        SopsCommand::Encrypt {
+            file,
+            age,
+            config,
+            in_place,
+        } => {
             let format = format_of(&file)?;
             let plaintext = Zeroizing::new(read(&file)?);
             let options = if age.is_empty() {
                 let cwd = std::env::current_dir().map_err(|e| io_fail(Path::new("."), &e))?;
-                let config = config.or_else(|| sops::creation_rules::find_config(&cwd)).ok_or_else(|| Failure {
-                    exit: Exit::Config,
-                    message: format!("{}: no --age recipients and no .sops.yaml found above {}", file.display(), cwd.display()),
-                })?;
+                let config = config
+                    .or_else(|| sops::creation_rules::find_config(&cwd))
+                    .ok_or_else(|| Failure {
+                        exit: Exit::Config,
+                        message: format!(
+                            "{}: no --age recipients and no .sops.yaml found above {}",
+                            file.display(),
+                            cwd.display()
+                        ),
+                    })?;
                 sops::creation_rules::options_for(&config, &file).map_err(|e| fail(&file, e))?
             } else {
                 EncryptOptions::for_recipients(age)
             };
-            let out = sops::encrypt(&plaintext, format, &options, OffsetDateTime::now_utc()).map_err(|e| fail(&file, e))?;
-            if in_place { write_in_place(&file, &out) } else { write_stdout(&file, &out) }
+            let out = sops::encrypt(&plaintext, format, &options, OffsetDateTime::now_utc())
+                .map_err(|e| fail(&file, e))?;
+            if in_place {
+                write_in_place(&file, &out)
+            } else {
+                write_stdout(&file, &out)
+            }
         }
-        SopsCommand::Set { file, path, value, value_stdin, identity } => {
+        SopsCommand::Set {
+            file,
+            path,
+            value,
+            value_stdin,
+            identity,
+        } => {
             let tree_path = TreePath::parse(&path).map_err(|e| fail(&file, e))?;
             let json = match value {
                 Some(v) => Zeroizing::new(v),
@@ -105,34 +133,55 @@ pub fn run(command: SopsCommand) -> Result<(), Failure> {
                         .map_err(|e| io_fail(Path::new("<stdin>"), &e))?;
                     buf
                 }
-                None => return Err(Failure { exit: Exit::InvalidInput, message: "set needs VALUE or --value-stdin".into() }),
+                None => {
+                    return Err(Failure {
+                        exit: Exit::InvalidInput,
+                        message: "set needs VALUE or --value-stdin".into(),
+                    });
+                }
             };
-            let value = NewValue::from_json(json.trim_end_matches(['\n', '\r'])).map_err(|e| fail(&file, e))?;
+            let value = NewValue::from_json(json.trim_end_matches(['\n', '\r']))
+                .map_err(|e| fail(&file, e))?;
             let ids = identities(&file, identity.as_deref())?;
             let parsed = read_encrypted(&file)?;
             let opened = parsed.open(&ids).map_err(|e| fail(&file, e))?;
-            match opened.set(&tree_path, &value, OffsetDateTime::now_utc()).map_err(|e| fail(&file, e))? {
+            match opened
+                .set(&tree_path, &value, OffsetDateTime::now_utc())
+                .map_err(|e| fail(&file, e))?
+            {
                 Some(text) => write_in_place(&file, &text),
                 None => Ok(()),
             }
         }
-        SopsCommand::Unset { file, path, identity } => {
+        SopsCommand::Unset {
+            file,
+            path,
+            identity,
+        } => {
             let tree_path = TreePath::parse(&path).map_err(|e| fail(&file, e))?;
             let ids = identities(&file, identity.as_deref())?;
             let parsed = read_encrypted(&file)?;
             let opened = parsed.open(&ids).map_err(|e| fail(&file, e))?;
-            let text = opened.unset(&tree_path, OffsetDateTime::now_utc()).map_err(|e| fail(&file, e))?;
+            let text = opened
+                .unset(&tree_path, OffsetDateTime::now_utc())
+                .map_err(|e| fail(&file, e))?;
             write_in_place(&file, &text)
         }
     }
 }
 
 fn fail(file: &Path, e: SopsError) -> Failure {
-    Failure { exit: Exit::for_error(&e), message: format!("{}: {e}", file.display()) }
+    Failure {
+        exit: Exit::for_error(&e),
+        message: format!("{}: {e}", file.display()),
+    }
 }
 
 fn io_fail(file: &Path, e: &std::io::Error) -> Failure {
-    Failure { exit: Exit::Io, message: format!("{}: {e}", file.display()) }
+    Failure {
+        exit: Exit::Io,
+        message: format!("{}: {e}", file.display()),
+    }
 }
 
 fn identities(file: &Path, explicit: Option<&Path>) -> Result<Identities, Failure> {
@@ -142,7 +191,10 @@ fn identities(file: &Path, explicit: Option<&Path>) -> Result<Identities, Failur
 fn format_of(file: &Path) -> Result<Format, Failure> {
     Format::from_path(file).ok_or_else(|| Failure {
         exit: Exit::Syntax,
-        message: format!("{}: unknown file type; keyroll reads .yaml, .yml, .json and .env files", file.display()),
+        message: format!(
+            "{}: unknown file type; keyroll reads .yaml, .yml, .json and .env files",
+            file.display()
+        ),
     })
 }
 
@@ -157,14 +209,22 @@ fn read_encrypted(file: &Path) -> Result<SopsFile, Failure> {
 
 fn write_stdout(file: &Path, text: &str) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(|e| io_fail(file, &e))
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| io_fail(file, &e))
 }
 
 /// Replaces FILE atomically: a temporary file beside it, same permissions, then a rename, so
 /// a crash never leaves a half-written credentials file.
 fn write_in_place(file: &Path, text: &str) -> Result<(), Failure> {
-    let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.keyroll-{}", std::process::id()));
     let result = (|| {
         std::fs::write(&tmp, text)?;

@@ -5,11 +5,11 @@
 //! the 16-byte tag apart from the ciphertext, and binds every value to its place in the
 //! document by using the key path (`a:b:`) as additional authenticated data.
 
+use aes_gcm::AesGcm;
 use aes_gcm::aead::array::Array;
+use aes_gcm::aead::consts::{U12, U32};
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::aes::Aes256;
-use aes_gcm::aead::consts::{U12, U32};
-use aes_gcm::AesGcm;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
@@ -94,13 +94,23 @@ impl EncValue {
                 let cipher = AesGcm::<Aes256, U32>::new(key.expose().into());
                 let nonce = Array::<u8, U32>::try_from(self.iv.as_slice())
                     .map_err(|_| CipherError::IvLength(self.iv.len()))?;
-                cipher.decrypt_inout_detached(&nonce, aad, buf.as_mut_slice().into(), &self.tag.into())
+                cipher.decrypt_inout_detached(
+                    &nonce,
+                    aad,
+                    buf.as_mut_slice().into(),
+                    &self.tag.into(),
+                )
             }
             12 => {
                 let cipher = AesGcm::<Aes256, U12>::new(key.expose().into());
                 let nonce = Array::<u8, U12>::try_from(self.iv.as_slice())
                     .map_err(|_| CipherError::IvLength(self.iv.len()))?;
-                cipher.decrypt_inout_detached(&nonce, aad, buf.as_mut_slice().into(), &self.tag.into())
+                cipher.decrypt_inout_detached(
+                    &nonce,
+                    aad,
+                    buf.as_mut_slice().into(),
+                    &self.tag.into(),
+                )
             }
             n => return Err(CipherError::IvLength(n)),
         };
@@ -160,7 +170,10 @@ mod tests {
         assert!(text.starts_with("ENC[AES256_GCM,data:") && text.ends_with(",type:str]"));
         let parsed = EncValue::parse(&text).unwrap();
         assert_eq!(parsed.decrypt(&key, b"a:b:").unwrap(), v);
-        assert_eq!(parsed.decrypt(&key, b"a:c:"), Err(CipherError::Authentication));
+        assert_eq!(
+            parsed.decrypt(&key, b"a:c:"),
+            Err(CipherError::Authentication)
+        );
         assert_eq!(
             parsed.decrypt(&DataKey::from_bytes([8; 32]), b"a:b:"),
             Err(CipherError::Authentication)
@@ -175,7 +188,9 @@ mod tests {
             Err(CipherError::Malformed(_))
         ));
         assert!(matches!(
-            EncValue::parse("ENC[AES256_GCM,data:AA==,iv:AA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:blob]"),
+            EncValue::parse(
+                "ENC[AES256_GCM,data:AA==,iv:AA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:blob]"
+            ),
             Err(CipherError::UnknownType(_))
         ));
     }

@@ -28,7 +28,13 @@ enum StringOrList {
 
 impl StringOrList {
     fn items(&self) -> Vec<String> {
-        let split = |s: &str| s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect::<Vec<_>>();
+        let split = |s: &str| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
         match self {
             StringOrList::One(s) => split(s),
             StringOrList::Many(v) => v.iter().flat_map(|s| split(s)).collect(),
@@ -82,7 +88,15 @@ impl RawGroup {
 
 /// The first non-age key kind a rule or group lists, which keyroll cannot encrypt to.
 fn non_age_keys(other: &std::collections::BTreeMap<String, serde_norway::Value>) -> Option<String> {
-    const KINDS: [&str; 7] = ["pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri", "hc_vault", "hckms"];
+    const KINDS: [&str; 7] = [
+        "pgp",
+        "kms",
+        "gcp_kms",
+        "azure_keyvault",
+        "hc_vault_transit_uri",
+        "hc_vault",
+        "hckms",
+    ];
     KINDS.iter().find_map(|k| match other.get(*k) {
         Some(serde_norway::Value::Null) | None => None,
         Some(serde_norway::Value::String(s)) if s.is_empty() => None,
@@ -131,20 +145,33 @@ pub fn options_for(config: &Path, file: &Path) -> Result<EncryptOptions, SopsErr
 
 fn rule_options(rule: &RawRule) -> Result<EncryptOptions, String> {
     if let Some(kind) = non_age_keys(&rule.other) {
-        return Err(format!("lists `{kind}` keys; keyroll encrypts to age recipients only"));
+        return Err(format!(
+            "lists `{kind}` keys; keyroll encrypts to age recipients only"
+        ));
     }
     let (groups, key_groups) = match &rule.key_groups {
         Some(groups) => {
             let mut out = Vec::new();
             for g in groups {
                 let mut recipients = Vec::new();
-                g.recipients(&mut recipients)
-                    .map_err(|kind| format!("a key group lists `{kind}` keys; keyroll encrypts to age recipients only"))?;
+                g.recipients(&mut recipients).map_err(|kind| {
+                    format!(
+                        "a key group lists `{kind}` keys; keyroll encrypts to age recipients only"
+                    )
+                })?;
                 out.push(recipients);
             }
             (out, true)
         }
-        None => (vec![rule.age.as_ref().map(StringOrList::items).unwrap_or_default()], false),
+        None => (
+            vec![
+                rule.age
+                    .as_ref()
+                    .map(StringOrList::items)
+                    .unwrap_or_default(),
+            ],
+            false,
+        ),
     };
     let fields = [
         &rule.unencrypted_suffix,

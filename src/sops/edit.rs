@@ -31,7 +31,9 @@ pub(crate) fn locate<'t>(file: &'t SopsFile, path: &TreePath) -> Result<Target<'
     match nav.found {
         Found::Entry(_, e) => Ok(as_target(&e.value)),
         Found::Item(_, i) => Ok(as_target(&i.node)),
-        Found::MissingKey { .. } | Found::PastEnd { .. } => Err(SopsError::PathNotFound(path.to_string())),
+        Found::MissingKey { .. } | Found::PastEnd { .. } => {
+            Err(SopsError::PathNotFound(path.to_string()))
+        }
     }
 }
 
@@ -47,9 +49,15 @@ enum Found<'t> {
     Entry(&'t MapNode, &'t Entry),
     Item(&'t ListNode, &'t Item),
     /// The key `segments[at]` is missing from this map.
-    MissingKey { map: &'t MapNode, at: usize },
+    MissingKey {
+        map: &'t MapNode,
+        at: usize,
+    },
     /// The index `segments[at]` is at or past the end of this list.
-    PastEnd { list: &'t ListNode, at: usize },
+    PastEnd {
+        list: &'t ListNode,
+        at: usize,
+    },
 }
 
 struct Navigation<'t> {
@@ -74,7 +82,11 @@ fn navigate<'t>(file: &'t SopsFile, path: &TreePath) -> Result<Navigation<'t>, S
     let last = path.0.len().saturating_sub(1);
     for (i, seg) in path.0.iter().enumerate() {
         let here = TreePath(path.0.get(..i).unwrap_or(&[]).to_vec());
-        let not_container = || SopsError::InvalidPath(format!("{path}: {here} is a single value, not a mapping or list"));
+        let not_container = || {
+            SopsError::InvalidPath(format!(
+                "{path}: {here} is a single value, not a mapping or list"
+            ))
+        };
         match (node, seg) {
             (None | Some(Node::Map(_)), Segment::Key(k)) => {
                 let map = match node {
@@ -83,31 +95,51 @@ fn navigate<'t>(file: &'t SopsFile, path: &TreePath) -> Result<Navigation<'t>, S
                     Some(_) => return Err(not_container()),
                 };
                 let Some(entry) = map.entries.iter().find(|e| &e.key == k) else {
-                    return Ok(Navigation { found: Found::MissingKey { map, at: i }, keys, holder });
+                    return Ok(Navigation {
+                        found: Found::MissingKey { map, at: i },
+                        keys,
+                        holder,
+                    });
                 };
                 keys.push(&entry.key);
                 if i == last {
-                    return Ok(Navigation { found: Found::Entry(map, entry), keys, holder });
+                    return Ok(Navigation {
+                        found: Found::Entry(map, entry),
+                        keys,
+                        holder,
+                    });
                 }
                 holder = Some(Holder::Entry(entry));
                 node = Some(&entry.value);
             }
             (Some(Node::List(list)), Segment::Index(n)) => {
                 let Some(item) = list.items.get(*n) else {
-                    return Ok(Navigation { found: Found::PastEnd { list, at: i }, keys, holder });
+                    return Ok(Navigation {
+                        found: Found::PastEnd { list, at: i },
+                        keys,
+                        holder,
+                    });
                 };
                 if i == last {
-                    return Ok(Navigation { found: Found::Item(list, item), keys, holder });
+                    return Ok(Navigation {
+                        found: Found::Item(list, item),
+                        keys,
+                        holder,
+                    });
                 }
                 holder = Some(Holder::Item(item));
                 node = Some(&item.node);
             }
             (Some(Node::Scalar(_)), _) => return Err(not_container()),
             (None | Some(Node::Map(_)), Segment::Index(_)) => {
-                return Err(SopsError::InvalidPath(format!("{path}: {here} is a mapping; use a [\"key\"] step")));
+                return Err(SopsError::InvalidPath(format!(
+                    "{path}: {here} is a mapping; use a [\"key\"] step"
+                )));
             }
             (Some(Node::List(_)), Segment::Key(_)) => {
-                return Err(SopsError::InvalidPath(format!("{path}: {here} is a list; use an [index] step")));
+                return Err(SopsError::InvalidPath(format!(
+                    "{path}: {here} is a list; use an [index] step"
+                )));
             }
         }
     }
@@ -137,9 +169,16 @@ struct Plan {
 impl OpenedFile<'_> {
     /// Sets the value at `path` (creating missing maps, appending past the end of a list).
     /// Returns the new file text, or `None` when the value is already there.
-    pub fn set(&self, path: &TreePath, value: &NewValue, now: OffsetDateTime) -> Result<Option<String>, SopsError> {
+    pub fn set(
+        &self,
+        path: &TreePath,
+        value: &NewValue,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, SopsError> {
         let file = self.file;
-        if file.format == Format::Dotenv && (path.0.len() != 1 || !matches!(value, NewValue::Scalar(_))) {
+        if file.format == Format::Dotenv
+            && (path.0.len() != 1 || !matches!(value, NewValue::Scalar(_)))
+        {
             return Err(SopsError::InvalidPath(format!(
                 "{path}: a dotenv file holds only top-level string values"
             )));
@@ -147,20 +186,38 @@ impl OpenedFile<'_> {
         let nav = navigate(file, path)?;
         let mut emitter = Emitter::new(file, &self.key);
         let plan = match nav.found {
-            Found::Entry(map, entry) => self.replace_value(&mut emitter, &nav.keys, &entry.value, value, Some((map, entry)))?,
-            Found::Item(_, item) => self.replace_value(&mut emitter, &nav.keys, &item.node, value, None)?,
+            Found::Entry(map, entry) => self.replace_value(
+                &mut emitter,
+                &nav.keys,
+                &entry.value,
+                value,
+                Some((map, entry)),
+            )?,
+            Found::Item(_, item) => {
+                self.replace_value(&mut emitter, &nav.keys, &item.node, value, None)?
+            }
             Found::MissingKey { map, at } => {
                 let Some(Segment::Key(k)) = path.0.get(at) else {
                     return Err(SopsError::InvalidPath(path.to_string()));
                 };
                 let new = nest(path.0.get(at + 1..).unwrap_or(&[]), value);
                 let splice = emitter.insert_entry(map, &nav.keys, k, &new)?;
-                Plan { splice, removed: None, replaced: None, inserted: emitter.take_leaves() }
+                Plan {
+                    splice,
+                    removed: None,
+                    replaced: None,
+                    inserted: emitter.take_leaves(),
+                }
             }
             Found::PastEnd { list, at } => {
                 let new = nest(path.0.get(at + 1..).unwrap_or(&[]), value);
                 let splice = emitter.insert_item(list, &nav.keys, &new)?;
-                Plan { splice, removed: None, replaced: None, inserted: emitter.take_leaves() }
+                Plan {
+                    splice,
+                    removed: None,
+                    replaced: None,
+                    inserted: emitter.take_leaves(),
+                }
             }
         };
         let Some(plan) = plan_or_unchanged(plan) else {
@@ -176,23 +233,59 @@ impl OpenedFile<'_> {
         let text = &file.text;
         let (range, replacement) = match nav.found {
             Found::Entry(map, entry) => {
-                let idx = map.entries.iter().position(|e| std::ptr::eq(e, entry)).unwrap_or(0);
+                let idx = map
+                    .entries
+                    .iter()
+                    .position(|e| std::ptr::eq(e, entry))
+                    .unwrap_or(0);
                 let starts: Vec<usize> = map.entries.iter().map(|e| e.key_span.start).collect();
                 let ends: Vec<usize> = map.entries.iter().map(|e| e.value.content_end()).collect();
-                removal(file.format, text, map.flow, &starts, &ends, idx, nav.holder, map.span.clone(), "{}")
+                removal(
+                    file.format,
+                    text,
+                    map.flow,
+                    &starts,
+                    &ends,
+                    idx,
+                    nav.holder,
+                    map.span.clone(),
+                    "{}",
+                )
             }
             Found::Item(list, item) => {
-                let idx = list.items.iter().position(|i| std::ptr::eq(i, item)).unwrap_or(0);
+                let idx = list
+                    .items
+                    .iter()
+                    .position(|i| std::ptr::eq(i, item))
+                    .unwrap_or(0);
                 let starts: Vec<usize> = list.items.iter().map(|i| i.start).collect();
                 let ends: Vec<usize> = list.items.iter().map(|i| i.node.content_end()).collect();
-                removal(file.format, text, list.flow, &starts, &ends, idx, nav.holder, list.span.clone(), "[]")
+                removal(
+                    file.format,
+                    text,
+                    list.flow,
+                    &starts,
+                    &ends,
+                    idx,
+                    nav.holder,
+                    list.span.clone(),
+                    "[]",
+                )
             }
             Found::MissingKey { .. } | Found::PastEnd { .. } => {
                 return Err(SopsError::PathNotFound(path.to_string()));
             }
         };
         let removed = Some(range.clone());
-        self.apply(Plan { splice: (range, replacement), removed, replaced: None, inserted: Vec::new() }, now)
+        self.apply(
+            Plan {
+                splice: (range, replacement),
+                removed,
+                replaced: None,
+                inserted: Vec::new(),
+            },
+            now,
+        )
     }
 
     fn replace_value(
@@ -214,7 +307,8 @@ impl OpenedFile<'_> {
                 };
                 let encrypt = rule_encrypts(&file.meta.rule, keys, was_encrypted);
                 let unchanged = leaf.is_some_and(|l| {
-                    l.value.as_ref() == new_plain && (l.encrypted == (encrypt && new_plain.is_some_and(|v| !v.is_empty())))
+                    l.value.as_ref() == new_plain
+                        && (l.encrypted == (encrypt && new_plain.is_some_and(|v| !v.is_empty())))
                 });
                 if unchanged {
                     return Ok(Plan {
@@ -225,7 +319,11 @@ impl OpenedFile<'_> {
                     });
                 }
                 let text = emitter.scalar(new_plain, keys, s.in_flow)?;
-                let (value, encrypted) = emitter.take_leaves().into_iter().next().unwrap_or((None, false));
+                let (value, encrypted) = emitter
+                    .take_leaves()
+                    .into_iter()
+                    .next()
+                    .unwrap_or((None, false));
                 Ok(Plan {
                     splice: (s.span.clone(), text),
                     removed: None,
@@ -238,13 +336,19 @@ impl OpenedFile<'_> {
                 // the new value in place of the old one's text.
                 let range = match (file.format, entry) {
                     (Format::Yaml, Some((map, e))) if !map.flow => {
-                        let colon = file.text.get(e.key_span.end..).and_then(|t| t.find(':')).map_or(e.key_span.end, |i| e.key_span.end + i + 1);
+                        let colon = file
+                            .text
+                            .get(e.key_span.end..)
+                            .and_then(|t| t.find(':'))
+                            .map_or(e.key_span.end, |i| e.key_span.end + i + 1);
                         colon..e.value.content_end()
                     }
                     _ => old.start()..old.content_end(),
                 };
                 let text = match (file.format, entry) {
-                    (Format::Yaml, Some((map, _))) if !map.flow => emitter.yaml_entry_value(new, keys, map.indent)?,
+                    (Format::Yaml, Some((map, _))) if !map.flow => {
+                        emitter.yaml_entry_value(new, keys, map.indent)?
+                    }
                     (Format::Yaml, _) => emitter.yaml_flow(new, keys)?,
                     _ => {
                         let prefix = indent_of(&file.text, old.start());
@@ -265,7 +369,8 @@ impl OpenedFile<'_> {
     fn apply(&self, plan: Plan, now: OffsetDateTime) -> Result<String, SopsError> {
         let file = self.file;
         let at = plan.splice.0.start;
-        let mut inputs: Vec<MacInput<'_>> = Vec::with_capacity(self.leaves.len() + plan.inserted.len());
+        let mut inputs: Vec<MacInput<'_>> =
+            Vec::with_capacity(self.leaves.len() + plan.inserted.len());
         let mut inserted_done = false;
         let inserted: Vec<MacInput<'_>> = plan
             .inserted
@@ -281,7 +386,11 @@ impl OpenedFile<'_> {
                 inputs.extend(inserted.iter().copied());
                 inserted_done = true;
             }
-            if plan.removed.as_ref().is_some_and(|r| r.start <= leaf.span.start && leaf.span.end <= r.end) {
+            if plan
+                .removed
+                .as_ref()
+                .is_some_and(|r| r.start <= leaf.span.start && leaf.span.end <= r.end)
+            {
                 continue;
             }
             match &plan.replaced {
@@ -319,7 +428,10 @@ impl OpenedFile<'_> {
 }
 
 fn plan_or_unchanged(plan: Plan) -> Option<Plan> {
-    let nothing = plan.splice.1.is_empty() && plan.replaced.is_none() && plan.removed.is_none() && plan.inserted.is_empty();
+    let nothing = plan.splice.1.is_empty()
+        && plan.replaced.is_none()
+        && plan.removed.is_none()
+        && plan.inserted.is_empty();
     (!nothing).then_some(plan)
 }
 
@@ -382,28 +494,46 @@ fn removal(
     let start = starts.get(idx).copied().unwrap_or(0);
     let end = ends.get(idx).copied().unwrap_or(start);
     if format == Format::Dotenv {
-        return (line_start(text, start)..(line_end(text, end) + 1).min(text.len()), String::new());
+        return (
+            line_start(text, start)..(line_end(text, end) + 1).min(text.len()),
+            String::new(),
+        );
     }
     if flow || format == Format::Json {
         // Remove the element with the comma on one side of it.
         return match (idx, n) {
             (_, 1) => (container.start..container.end, empty.to_owned()),
             (0, _) => (start..starts.get(1).copied().unwrap_or(end), String::new()),
-            _ => (ends.get(idx - 1).copied().unwrap_or(start)..end, String::new()),
+            _ => (
+                ends.get(idx - 1).copied().unwrap_or(start)..end,
+                String::new(),
+            ),
         };
     }
     if n == 1 {
         // The container becomes empty: write `{}`/`[]` where its content was.
         return match holder {
             Some(Holder::Entry(e)) => {
-                let colon = text.get(e.key_span.end..).and_then(|t| t.find(':')).map_or(e.key_span.end, |i| e.key_span.end + i + 1);
+                let colon = text
+                    .get(e.key_span.end..)
+                    .and_then(|t| t.find(':'))
+                    .map_or(e.key_span.end, |i| e.key_span.end + i + 1);
                 (colon..line_end(text, end), format!(" {empty}"))
             }
             Some(Holder::Item(_)) => (start..line_end(text, end), empty.to_owned()),
-            None => (line_start(text, start)..(line_end(text, end) + 1).min(text.len()), String::new()),
+            None => (
+                line_start(text, start)..(line_end(text, end) + 1).min(text.len()),
+                String::new(),
+            ),
         };
     }
-    let cut_start = |at: usize| if only_indent_before(text, at) { line_start(text, at) } else { at };
+    let cut_start = |at: usize| {
+        if only_indent_before(text, at) {
+            line_start(text, at)
+        } else {
+            at
+        }
+    };
     if idx + 1 < n {
         let next = starts.get(idx + 1).copied().unwrap_or(end);
         let from = cut_start(start);

@@ -51,10 +51,19 @@ impl<'a> Emitter<'a> {
 
     /// One scalar: `ENC[...]` where the rule encrypts, the typed clear text where it does
     /// not, `""` for an empty string (sops never encrypts those).
-    pub fn scalar(&mut self, value: Option<&PlainValue>, keys: &[&str], in_flow: bool) -> Result<String, SopsError> {
+    pub fn scalar(
+        &mut self,
+        value: Option<&PlainValue>,
+        keys: &[&str],
+        in_flow: bool,
+    ) -> Result<String, SopsError> {
         let Some(v) = value else {
             self.leaves.push((None, false));
-            return Ok(if self.format == Format::Dotenv { String::new() } else { "null".into() });
+            return Ok(if self.format == Format::Dotenv {
+                String::new()
+            } else {
+                "null".into()
+            });
         };
         let encrypt = rule_encrypts(self.rule, keys, true) && !v.is_empty();
         self.leaves.push((Some(v.clone()), encrypt));
@@ -80,7 +89,12 @@ impl<'a> Emitter<'a> {
     }
 
     /// The text after `key:` for a block entry whose key sits at column `indent`.
-    pub fn yaml_entry_value(&mut self, v: &NewValue, keys: &[&str], indent: usize) -> Result<String, SopsError> {
+    pub fn yaml_entry_value(
+        &mut self,
+        v: &NewValue,
+        keys: &[&str],
+        indent: usize,
+    ) -> Result<String, SopsError> {
         let child = indent + self.step;
         Ok(match v {
             NewValue::Null => format!(" {}", self.scalar(None, keys, false)?),
@@ -206,16 +220,30 @@ impl<'a> Emitter<'a> {
     }
 
     /// Adds `key: value` at the end of `map` (whose own path is `keys`).
-    pub fn insert_entry(&mut self, map: &MapNode, keys: &[&str], key: &str, v: &NewValue) -> Result<(Range<usize>, String), SopsError> {
+    pub fn insert_entry(
+        &mut self,
+        map: &MapNode,
+        keys: &[&str],
+        key: &str,
+        v: &NewValue,
+    ) -> Result<(Range<usize>, String), SopsError> {
         let mut path = keys.to_vec();
         path.push(key);
         match self.format {
             Format::Dotenv => {
                 let NewValue::Scalar(p) = v else {
-                    return Err(SopsError::InvalidValue("a dotenv value must be a string".into()));
+                    return Err(SopsError::InvalidValue(
+                        "a dotenv value must be a string".into(),
+                    ));
                 };
-                let at = map.entries.last().map_or(0, |e| (line_end(self.text, e.value.content_end()) + 1).min(self.text.len()));
-                let lead = if at > 0 && !self.text.get(..at).unwrap_or("").ends_with('\n') { "\n" } else { "" };
+                let at = map.entries.last().map_or(0, |e| {
+                    (line_end(self.text, e.value.content_end()) + 1).min(self.text.len())
+                });
+                let lead = if at > 0 && !self.text.get(..at).unwrap_or("").ends_with('\n') {
+                    "\n"
+                } else {
+                    ""
+                };
                 let value = self.scalar(Some(p), &path, false)?;
                 Ok((at..at, format!("{lead}{key}={value}\n")))
             }
@@ -241,7 +269,13 @@ impl<'a> Emitter<'a> {
                 let mut k = String::new();
                 yaml_string(key, &mut k, true);
                 let value = self.yaml_flow(v, &path)?;
-                Ok(flow_insert(map.span.clone(), map.entries.is_empty(), &format!("{k}: {value}"), '{', '}'))
+                Ok(flow_insert(
+                    map.span.clone(),
+                    map.entries.is_empty(),
+                    &format!("{k}: {value}"),
+                    '{',
+                    '}',
+                ))
             }
             Format::Json => {
                 let mut k = String::new();
@@ -262,7 +296,10 @@ impl<'a> Emitter<'a> {
                         let prefix = super::edit::indent_of(self.text, map.span.start);
                         let inner = format!("{prefix}{}", self.json_unit);
                         let value = self.json(v, &path, &inner)?;
-                        Ok((map.span.clone(), format!("{{\n{inner}{k}: {value}\n{prefix}}}")))
+                        Ok((
+                            map.span.clone(),
+                            format!("{{\n{inner}{k}: {value}\n{prefix}}}"),
+                        ))
                     }
                 }
             }
@@ -270,18 +307,32 @@ impl<'a> Emitter<'a> {
     }
 
     /// Appends an item to `list` (whose path is `keys`).
-    pub fn insert_item(&mut self, list: &ListNode, keys: &[&str], v: &NewValue) -> Result<(Range<usize>, String), SopsError> {
+    pub fn insert_item(
+        &mut self,
+        list: &ListNode,
+        keys: &[&str],
+        v: &NewValue,
+    ) -> Result<(Range<usize>, String), SopsError> {
         match self.format {
             Format::Dotenv => Err(SopsError::InvalidPath("a dotenv file has no lists".into())),
             Format::Yaml if !list.flow => {
-                let last = list.items.last().map_or(list.span.start, |i| i.node.content_end());
+                let last = list
+                    .items
+                    .last()
+                    .map_or(list.span.start, |i| i.node.content_end());
                 let at = line_end(self.text, last);
                 let item = self.yaml_item(v, keys, list.indent + 2)?;
                 Ok((at..at, format!("\n{}- {item}", " ".repeat(list.indent))))
             }
             Format::Yaml => {
                 let value = self.yaml_flow(v, keys)?;
-                Ok(flow_insert(list.span.clone(), list.items.is_empty(), &value, '[', ']'))
+                Ok(flow_insert(
+                    list.span.clone(),
+                    list.items.is_empty(),
+                    &value,
+                    '[',
+                    ']',
+                ))
             }
             Format::Json => match list.items.first().zip(list.items.last()) {
                 Some((first, last)) => {
@@ -307,7 +358,13 @@ impl<'a> Emitter<'a> {
 }
 
 /// Inserts `element` into a flow collection spanning `span`.
-fn flow_insert(span: Range<usize>, empty: bool, element: &str, open: char, close: char) -> (Range<usize>, String) {
+fn flow_insert(
+    span: Range<usize>,
+    empty: bool,
+    element: &str,
+    open: char,
+    close: char,
+) -> (Range<usize>, String) {
     if empty {
         (span, format!("{open}{element}{close}"))
     } else {
@@ -355,14 +412,23 @@ impl MetaBlock<'_> {
     fn to_json(&self) -> serde_json::Value {
         use serde_json::{Map, Value, json};
         let stanzas = |g: &KeyGroup| -> Value {
-            Value::Array(g.age.iter().map(|s| json!({"recipient": s.recipient, "enc": s.enc})).collect())
+            Value::Array(
+                g.age
+                    .iter()
+                    .map(|s| json!({"recipient": s.recipient, "enc": s.enc}))
+                    .collect(),
+            )
         };
         let mut m = Map::new();
         if self.key_groups {
             if let Some(t) = self.threshold {
                 m.insert("shamir_threshold".into(), json!(t));
             }
-            let groups: Vec<Value> = self.groups.iter().map(|g| json!({"hc_vault": [], "age": stanzas(g)})).collect();
+            let groups: Vec<Value> = self
+                .groups
+                .iter()
+                .map(|g| json!({"hc_vault": [], "age": stanzas(g)}))
+                .collect();
             m.insert("key_groups".into(), Value::Array(groups));
         } else if let Some(g) = self.groups.first() {
             m.insert("age".into(), stanzas(g));
@@ -400,7 +466,9 @@ impl MetaBlock<'_> {
         let mut flat = Vec::new();
         flatten("sops", &self.to_json(), &mut flat);
         flat.sort();
-        flat.iter().map(|(k, v)| format!("{k}={}\n", v.replace('\n', "\\n"))).collect()
+        flat.iter()
+            .map(|(k, v)| format!("{k}={}\n", v.replace('\n', "\\n")))
+            .collect()
     }
 }
 
@@ -478,7 +546,11 @@ fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>)
     match v {
         Value::Object(m) => {
             for (k, val) in m {
-                let key = if prefix == "sops" { format!("sops_{k}") } else { format!("{prefix}__map_{k}") };
+                let key = if prefix == "sops" {
+                    format!("sops_{k}")
+                } else {
+                    format!("{prefix}__map_{k}")
+                };
                 flatten(&key, val, out);
             }
         }

@@ -54,9 +54,13 @@ impl EncryptOptions {
                 )));
             }
         }
-        if matches!(self.rule, Rule::UnencryptedCommentRegex(_) | Rule::EncryptedCommentRegex(_)) {
+        if matches!(
+            self.rule,
+            Rule::UnencryptedCommentRegex(_) | Rule::EncryptedCommentRegex(_)
+        ) {
             return Err(SopsError::Encrypt(
-                "keyroll does not create files with *_comment_regex rules; use sops -e for those".into(),
+                "keyroll does not create files with *_comment_regex rules; use sops -e for those"
+                    .into(),
             ));
         }
         Ok(())
@@ -64,25 +68,36 @@ impl EncryptOptions {
 }
 
 /// Encrypts a plaintext document with a new data key.
-pub fn encrypt(plaintext: &str, format: Format, opts: &EncryptOptions, now: OffsetDateTime) -> Result<String, SopsError> {
+pub fn encrypt(
+    plaintext: &str,
+    format: Format,
+    opts: &EncryptOptions,
+    now: OffsetDateTime,
+) -> Result<String, SopsError> {
     opts.validate()?;
-    let docs = format.parse(plaintext).map_err(|e| SopsError::syntax(format, e))?;
+    let docs = format
+        .parse(plaintext)
+        .map_err(|e| SopsError::syntax(format, e))?;
     if docs.iter().any(|d| d.sops.is_some()) {
         return Err(SopsError::AlreadyEncrypted);
     }
-    let key = DataKey::generate().map_err(|_| SopsError::Encrypt("the OS random number generator failed".into()))?;
+    let key = DataKey::generate()
+        .map_err(|_| SopsError::Encrypt("the OS random number generator failed".into()))?;
     let groups = keys::seal(&key, &opts.groups, opts.threshold)?;
 
     let mut splices = Vec::new();
     let mut values: Vec<(PlainValue, bool)> = Vec::new();
     for doc in &docs {
-        if doc.root.flow {
+        if format == Format::Yaml && doc.root.flow {
             return Err(SopsError::Encrypt("a top-level flow mapping ({...}) cannot take a sops block; write it in block style".into()));
         }
         let mut path = Vec::new();
         walk_map(&doc.root, &mut path, &mut |s, path, _| {
             let value = clear_value(s, false).map_err(|what| SopsError::Unsupported {
-                at: super::error::Location { path: path.join("."), line: line_col(plaintext, s.span.start).0 },
+                at: super::error::Location {
+                    path: path.join("."),
+                    line: line_col(plaintext, s.span.start).0,
+                },
                 what: what.to_owned(),
             })?;
             let Some(value) = value else { return Ok(()) };
@@ -102,14 +117,24 @@ pub fn encrypt(plaintext: &str, format: Format, opts: &EncryptOptions, now: Offs
         for c in &doc.comments {
             if opts.rule.encrypts_comment(&c.text) && !c.text.is_empty() {
                 let ad = comment_path_for_writing(&doc.root, c.span.start);
-                let comment = PlainValue::new(super::secret::ValueType::Comment, c.text.as_bytes().to_vec());
-                splices.push((c.span.clone(), format!("#{}", seal_value(&comment, &key, &ad)?)));
+                let comment = PlainValue::new(
+                    super::secret::ValueType::Comment,
+                    c.text.as_bytes().to_vec(),
+                );
+                splices.push((
+                    c.span.clone(),
+                    format!("#{}", seal_value(&comment, &key, &ad)?),
+                ));
             }
         }
     }
 
     let mac_hex = mac::compute(
-        values.iter().map(|(v, enc)| MacInput { value: Some(v), encrypted: *enc, comment: false }),
+        values.iter().map(|(v, enc)| MacInput {
+            value: Some(v),
+            encrypted: *enc,
+            comment: false,
+        }),
         opts.mac_only_encrypted,
     );
     let stamp = mac::format_stamp(now.to_offset(time::UtcOffset::UTC));
@@ -128,7 +153,11 @@ pub fn encrypt(plaintext: &str, format: Format, opts: &EncryptOptions, now: Offs
         let before = plaintext.get(..at).unwrap_or("");
         let text = match format {
             Format::Yaml => {
-                let lead = if before.is_empty() || before.ends_with('\n') { "" } else { "\n" };
+                let lead = if before.is_empty() || before.ends_with('\n') {
+                    ""
+                } else {
+                    "\n"
+                };
                 format!("{lead}{}", block.yaml())
             }
             Format::Json => {
@@ -140,11 +169,19 @@ pub fn encrypt(plaintext: &str, format: Format, opts: &EncryptOptions, now: Offs
                     .filter(|u| !u.is_empty())
                     .unwrap_or_else(|| "\t".to_owned());
                 let comma = if doc.root.entries.is_empty() { "" } else { "," };
-                let close = if doc.root.entries.is_empty() { "\n" } else { "" };
+                let close = if doc.root.entries.is_empty() {
+                    "\n"
+                } else {
+                    ""
+                };
                 format!("{comma}\n{}{close}", block.json_member(&unit))
             }
             Format::Dotenv => {
-                let lead = if before.is_empty() || before.ends_with('\n') { "" } else { "\n" };
+                let lead = if before.is_empty() || before.ends_with('\n') {
+                    ""
+                } else {
+                    "\n"
+                };
                 format!("{lead}{}", block.dotenv())
             }
         };

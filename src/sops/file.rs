@@ -58,7 +58,9 @@ pub struct OpenedFile<'f> {
 impl SopsFile {
     /// Parses an encrypted file's text in the given store format.
     pub fn parse(text: String, format: Format) -> Result<Self, SopsError> {
-        let docs = format.parse(&text).map_err(|e| SopsError::syntax(format, e))?;
+        let docs = format
+            .parse(&text)
+            .map_err(|e| SopsError::syntax(format, e))?;
         let (meta, stamps) = Metadata::from_documents(&docs)?;
         Ok(Self {
             text,
@@ -155,11 +157,13 @@ impl SopsFile {
             at: self.location(s.span.start, path),
             what: what.to_owned(),
         })?;
-        let must_be_encrypted = rule_says == Some(true) && leaf.value.as_ref().is_some_and(|v| !v.is_empty());
+        let must_be_encrypted =
+            rule_says == Some(true) && leaf.value.as_ref().is_some_and(|v| !v.is_empty());
         if must_be_encrypted {
             return Err(SopsError::ValueDecrypt {
                 at: self.location(s.span.start, path),
-                reason: "the value is in clear text but the file's rule says it is encrypted".into(),
+                reason: "the value is in clear text but the file's rule says it is encrypted"
+                    .into(),
             });
         }
         Ok(leaf)
@@ -333,13 +337,18 @@ pub(crate) fn additional_data(path: &[&str]) -> String {
 }
 
 /// Types a clear scalar; `Ok(None)` for nulls.
-pub(crate) fn clear_value(s: &ScalarNode, ints_as_floats: bool) -> Result<Option<PlainValue>, &'static str> {
+pub(crate) fn clear_value(
+    s: &ScalarNode,
+    ints_as_floats: bool,
+) -> Result<Option<PlainValue>, &'static str> {
     let typed = match s.style {
         Style::Plain => value::type_yaml_plain(&s.text),
         Style::JsonNumber => value::type_json_number(&s.text, ints_as_floats),
         Style::JsonBool => Typed::Value(value::bool_plain(s.text == "true")),
         Style::JsonNull => Typed::Null,
-        Style::Quoted | Style::Block | Style::JsonString | Style::Dotenv => Typed::Value(PlainValue::str(&s.text)),
+        Style::Quoted | Style::Block | Style::JsonString | Style::Dotenv => {
+            Typed::Value(PlainValue::str(&s.text))
+        }
     };
     match typed {
         Typed::Null => Ok(None),
@@ -433,7 +442,10 @@ fn comment_paths(root: &MapNode, pos: usize) -> Vec<String> {
 /// The path of the container of the first entry after `pos`: the additional data sops
 /// gives a comment written there.
 pub(crate) fn comment_path_for_writing(root: &MapNode, pos: usize) -> String {
-    comment_paths(root, pos).into_iter().next().unwrap_or_else(|| ":".to_owned())
+    comment_paths(root, pos)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| ":".to_owned())
 }
 
 /// Which values the rule encrypts, for a path; comment-based rules keep what the file has.

@@ -37,7 +37,10 @@ impl Identities {
         let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
             SopsError::Identity(format!("cannot read identity file {}: {e}", path.display()))
         })?);
-        let mut ids = Self { keys: Vec::new(), sources: Vec::new() };
+        let mut ids = Self {
+            keys: Vec::new(),
+            sources: Vec::new(),
+        };
         ids.add_text(&text, &path.display().to_string())?;
         Ok(ids)
     }
@@ -48,7 +51,10 @@ impl Identities {
     pub fn discover(explicit: Option<&Path>) -> Result<Self, SopsError> {
         let mut ids = match explicit {
             Some(p) => Self::from_file(p)?,
-            None => Self { keys: Vec::new(), sources: Vec::new() },
+            None => Self {
+                keys: Vec::new(),
+                sources: Vec::new(),
+            },
         };
         if let Ok(inline) = std::env::var("SOPS_AGE_KEY") {
             let inline = Zeroizing::new(inline);
@@ -68,7 +74,10 @@ impl Identities {
 
     /// Parses identity text: one identity a line, blank and `#` lines ignored.
     pub fn from_text(text: &str, source: &str) -> Result<Self, SopsError> {
-        let mut ids = Self { keys: Vec::new(), sources: Vec::new() };
+        let mut ids = Self {
+            keys: Vec::new(),
+            sources: Vec::new(),
+        };
         ids.add_text(text, source)?;
         Ok(ids)
     }
@@ -81,7 +90,10 @@ impl Identities {
             }
             if line.starts_with("AGE-SECRET-KEY-1") {
                 let key = age::x25519::Identity::from_str(line).map_err(|_| {
-                    SopsError::Identity(format!("{source}, line {}: not a valid age identity", n + 1))
+                    SopsError::Identity(format!(
+                        "{source}, line {}: not a valid age identity",
+                        n + 1
+                    ))
                 })?;
                 self.keys.push(key);
             } else {
@@ -107,12 +119,16 @@ impl Identities {
 
     /// The public recipients of these identities.
     pub fn recipients(&self) -> Vec<String> {
-        self.keys.iter().map(|k| k.to_public().to_string()).collect()
+        self.keys
+            .iter()
+            .map(|k| k.to_public().to_string())
+            .collect()
     }
 
     fn describe(&self) -> String {
         if self.sources.is_empty() {
-            "no age identity was found (set SOPS_AGE_KEY_FILE or SOPS_AGE_KEY, or pass --identity)".into()
+            "no age identity was found (set SOPS_AGE_KEY_FILE or SOPS_AGE_KEY, or pass --identity)"
+                .into()
         } else {
             format!("identities from {}", self.sources.join(", "))
         }
@@ -130,7 +146,8 @@ impl Identities {
         } else {
             matching
         };
-        let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(stanza.enc.as_bytes())).ok()?;
+        let decryptor =
+            age::Decryptor::new_buffered(ArmoredReader::new(stanza.enc.as_bytes())).ok()?;
         let mut reader = decryptor
             .decrypt(candidates.into_iter().map(|k| k as &dyn age::Identity))
             .ok()?;
@@ -153,18 +170,23 @@ impl Identities {
             1
         };
         if opened.len() < needed || opened.is_empty() {
-            return Err(SopsError::NoUsableKey(self.no_key_message(meta, opened.len(), needed)));
+            return Err(SopsError::NoUsableKey(self.no_key_message(
+                meta,
+                opened.len(),
+                needed,
+            )));
         }
         let key: Zeroizing<Vec<u8>> = if meta.groups.len() > 1 {
             let shares: Vec<&[u8]> = opened.iter().map(|s| s.as_slice()).collect();
-            shamir::combine(&shares).map_err(|e| SopsError::NoUsableKey(format!("cannot combine key group shares: {e}")))?
+            shamir::combine(&shares).map_err(|e| {
+                SopsError::NoUsableKey(format!("cannot combine key group shares: {e}"))
+            })?
         } else {
             opened.into_iter().next().unwrap_or_default()
         };
-        let bytes: [u8; 32] = key
-            .as_slice()
-            .try_into()
-            .map_err(|_| SopsError::NoUsableKey(format!("the data key is {} bytes, not 32", key.len())))?;
+        let bytes: [u8; 32] = key.as_slice().try_into().map_err(|_| {
+            SopsError::NoUsableKey(format!("the data key is {} bytes, not 32", key.len()))
+        })?;
         Ok(DataKey::from_bytes(bytes))
     }
 
@@ -178,13 +200,20 @@ impl Identities {
         let mut msg = if recipients.is_empty() {
             "the file has no age recipients".to_owned()
         } else {
-            format!("none of the file's age recipients ({}) matches {}", recipients.join(", "), self.describe())
+            format!(
+                "none of the file's age recipients ({}) matches {}",
+                recipients.join(", "),
+                self.describe()
+            )
         };
         if needed > 1 {
             msg = format!("opened {opened} of the {needed} key groups needed; {msg}");
         }
         if !others.is_empty() {
-            msg.push_str(&format!("; keys of kind {} are kept but keyroll cannot use them", others.join(", ")));
+            msg.push_str(&format!(
+                "; keys of kind {} are kept but keyroll cannot use them",
+                others.join(", ")
+            ));
         }
         msg
     }
@@ -206,16 +235,25 @@ fn default_keys_file() -> Option<PathBuf> {
 
 /// Parses an age recipient string (`age1…`).
 pub fn parse_recipient(text: &str) -> Result<age::x25519::Recipient, SopsError> {
-    age::x25519::Recipient::from_str(text.trim())
-        .map_err(|e| SopsError::Encrypt(format!("{:?} is not an age X25519 recipient: {e}", text.trim())))
+    age::x25519::Recipient::from_str(text.trim()).map_err(|e| {
+        SopsError::Encrypt(format!(
+            "{:?} is not an age X25519 recipient: {e}",
+            text.trim()
+        ))
+    })
 }
 
 /// Encrypts the data key (or a share of it) to each recipient of each group, one armored age
 /// file per recipient, as sops does.
-pub fn seal(key: &DataKey, groups: &[Vec<String>], threshold: Option<usize>) -> Result<Vec<KeyGroup>, SopsError> {
+pub fn seal(
+    key: &DataKey,
+    groups: &[Vec<String>],
+    threshold: Option<usize>,
+) -> Result<Vec<KeyGroup>, SopsError> {
     let shares: Vec<Zeroizing<Vec<u8>>> = if groups.len() > 1 {
         let t = threshold.unwrap_or(groups.len());
-        shamir::split(key.expose(), groups.len(), t).map_err(|e| SopsError::Encrypt(e.to_string()))?
+        shamir::split(key.expose(), groups.len(), t)
+            .map_err(|e| SopsError::Encrypt(e.to_string()))?
     } else {
         vec![Zeroizing::new(key.expose().to_vec())]
     };
@@ -227,12 +265,19 @@ pub fn seal(key: &DataKey, groups: &[Vec<String>], threshold: Option<usize>) -> 
                 .iter()
                 .map(|r| {
                     let recipient = parse_recipient(r)?;
-                    let enc = age::encrypt_and_armor(&recipient, share)
-                        .map_err(|e| SopsError::Encrypt(format!("age encryption to {r} failed: {e}")))?;
-                    Ok(AgeStanza { recipient: r.trim().to_owned(), enc })
+                    let enc = age::encrypt_and_armor(&recipient, share).map_err(|e| {
+                        SopsError::Encrypt(format!("age encryption to {r} failed: {e}"))
+                    })?;
+                    Ok(AgeStanza {
+                        recipient: r.trim().to_owned(),
+                        enc,
+                    })
                 })
                 .collect::<Result<Vec<_>, SopsError>>()?;
-            Ok(KeyGroup { age, other_kinds: Vec::new() })
+            Ok(KeyGroup {
+                age,
+                other_kinds: Vec::new(),
+            })
         })
         .collect()
 }

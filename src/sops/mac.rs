@@ -16,7 +16,10 @@ pub struct MacInput<'a> {
 }
 
 /// Computes the MAC string: upper-case hex of the SHA-512.
-pub fn compute<'a>(inputs: impl IntoIterator<Item = MacInput<'a>>, mac_only_encrypted: bool) -> String {
+pub fn compute<'a>(
+    inputs: impl IntoIterator<Item = MacInput<'a>>,
+    mac_only_encrypted: bool,
+) -> String {
     let mut hash = Sha512::new();
     if mac_only_encrypted {
         // Domain separation so such a MAC never equals one over all values.
@@ -64,6 +67,10 @@ pub fn format_stamp(t: time::OffsetDateTime) -> String {
     } else {
         let (h, m, _) = offset.as_hms();
         let sign = if offset.is_negative() { '-' } else { '+' };
-        format!("{date}{sign}{:02}:{:02}", h.unsigned_abs(), m.unsigned_abs())
+        format!(
+            "{date}{sign}{:02}:{:02}",
+            h.unsigned_abs(),
+            m.unsigned_abs()
+        )
     }
 }

@@ -44,7 +44,9 @@ pub struct StampSpans {
     pub mac: Vec<(Range<usize>, Style)>,
 }
 
-const KEY_KINDS: [&str; 7] = ["kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "pgp", "age"];
+const KEY_KINDS: [&str; 7] = [
+    "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "pgp", "age",
+];
 
 impl Metadata {
     /// Reads the metadata of the first document (sops writes the same block into every
@@ -61,7 +63,9 @@ impl Metadata {
         let mut spans = StampSpans::default();
         for doc in docs {
             let Some(Node::Map(m)) = doc.sops.as_ref().map(|s| &s.value) else {
-                return Err(SopsError::BadMetadata("a document has no `sops` block".into()));
+                return Err(SopsError::BadMetadata(
+                    "a document has no `sops` block".into(),
+                ));
             };
             if let Some(Node::Scalar(s)) = m.get("lastmodified").map(|e| &e.value) {
                 spans.lastmodified.push((s.span.clone(), s.style));
@@ -82,13 +86,18 @@ impl Metadata {
             .ok_or_else(|| SopsError::BadMetadata("no `lastmodified`".into()))?;
         let mac = scalar(map, "mac")?.ok_or_else(|| SopsError::BadMetadata("no `mac`".into()))?;
         let rule = Rule::from_metadata(|k| scalar(map, k))?;
-        let mac_only_encrypted = matches!(scalar(map, "mac_only_encrypted")?.as_deref(), Some("true" | "True" | "TRUE"));
+        let mac_only_encrypted = matches!(
+            scalar(map, "mac_only_encrypted")?.as_deref(),
+            Some("true" | "True" | "TRUE")
+        );
         let (groups, uses_key_groups) = match map.get("key_groups").map(|e| &e.value) {
             Some(Node::List(list)) => {
                 let mut groups = Vec::new();
                 for item in &list.items {
                     let Node::Map(g) = &item.node else {
-                        return Err(SopsError::BadMetadata("each key group must be a mapping".into()));
+                        return Err(SopsError::BadMetadata(
+                            "each key group must be a mapping".into(),
+                        ));
                     };
                     groups.push(group(g)?);
                 }
@@ -98,10 +107,9 @@ impl Metadata {
             None => (vec![group(map)?], false),
         };
         let shamir_threshold = match scalar(map, "shamir_threshold")? {
-            Some(t) => Some(
-                t.parse::<usize>()
-                    .map_err(|_| SopsError::BadMetadata(format!("`shamir_threshold` is not a number: {t:?}")))?,
-            ),
+            Some(t) => Some(t.parse::<usize>().map_err(|_| {
+                SopsError::BadMetadata(format!("`shamir_threshold` is not a number: {t:?}"))
+            })?),
             None => None,
         };
         Ok(Self {
@@ -126,7 +134,10 @@ impl Metadata {
 
     /// Whether the file was written by a sops older than `major.minor.patch`.
     pub fn version_below(&self, want: (u32, u32, u32)) -> bool {
-        let mut parts = self.version.split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0));
+        let mut parts = self
+            .version
+            .split(['.', '-'])
+            .map(|p| p.parse::<u32>().unwrap_or(0));
         let have = (
             parts.next().unwrap_or(0),
             parts.next().unwrap_or(0),
@@ -144,13 +155,17 @@ fn group(map: &MapNode) -> Result<KeyGroup, SopsError> {
             Some(Node::List(list)) if kind == "age" => {
                 for item in &list.items {
                     let Node::Map(m) = &item.node else {
-                        return Err(SopsError::BadMetadata("each `age` entry must be a mapping".into()));
+                        return Err(SopsError::BadMetadata(
+                            "each `age` entry must be a mapping".into(),
+                        ));
                     };
                     g.age.push(AgeStanza {
-                        recipient: scalar(m, "recipient")?
-                            .ok_or_else(|| SopsError::BadMetadata("an `age` entry has no `recipient`".into()))?,
-                        enc: scalar(m, "enc")?
-                            .ok_or_else(|| SopsError::BadMetadata("an `age` entry has no `enc`".into()))?,
+                        recipient: scalar(m, "recipient")?.ok_or_else(|| {
+                            SopsError::BadMetadata("an `age` entry has no `recipient`".into())
+                        })?,
+                        enc: scalar(m, "enc")?.ok_or_else(|| {
+                            SopsError::BadMetadata("an `age` entry has no `enc`".into())
+                        })?,
                     });
                 }
             }
@@ -166,6 +181,8 @@ fn scalar(map: &MapNode, key: &str) -> Result<Option<String>, SopsError> {
         None => Ok(None),
         Some(Node::Scalar(s)) if s.style == Style::JsonNull => Ok(None),
         Some(Node::Scalar(s)) => Ok(Some(s.text.clone())),
-        Some(_) => Err(SopsError::BadMetadata(format!("`{key}` must be a single value"))),
+        Some(_) => Err(SopsError::BadMetadata(format!(
+            "`{key}` must be a single value"
+        ))),
     }
 }

@@ -54,7 +54,10 @@ impl<'de> Visitor<'de> for NewValueVisitor {
         Ok(NewValue::Scalar(bool_plain(v)))
     }
     fn visit_i64<E>(self, v: i64) -> Result<NewValue, E> {
-        Ok(NewValue::Scalar(PlainValue::new(ValueType::Int, v.to_string().into_bytes())))
+        Ok(NewValue::Scalar(PlainValue::new(
+            ValueType::Int,
+            v.to_string().into_bytes(),
+        )))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<NewValue, E> {
         i64::try_from(v)
@@ -62,14 +65,20 @@ impl<'de> Visitor<'de> for NewValueVisitor {
             .map_err(|_| E::custom("integer too large for sops"))
     }
     fn visit_f64<E>(self, v: f64) -> Result<NewValue, E> {
-        Ok(NewValue::Scalar(PlainValue::new(ValueType::Float, go_float(v).into_bytes())))
+        Ok(NewValue::Scalar(PlainValue::new(
+            ValueType::Float,
+            go_float(v).into_bytes(),
+        )))
     }
     fn visit_str<E>(self, v: &str) -> Result<NewValue, E> {
         Ok(NewValue::Scalar(PlainValue::str(v)))
     }
     fn visit_string<E>(self, v: String) -> Result<NewValue, E> {
         let mut v = zeroize::Zeroizing::new(v);
-        Ok(NewValue::Scalar(PlainValue::new(ValueType::Str, std::mem::take(&mut *v).into_bytes())))
+        Ok(NewValue::Scalar(PlainValue::new(
+            ValueType::Str,
+            std::mem::take(&mut *v).into_bytes(),
+        )))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<NewValue, A::Error> {
         let mut items = Vec::new();

@@ -21,11 +21,17 @@ impl TreePath {
 
     /// Parses `["a"]["b"][0]`; keys may use double or single quotes.
     pub fn parse(text: &str) -> Result<Self, SopsError> {
-        let bad = |why: &str| SopsError::InvalidPath(format!("{text:?}: {why} (expected a form like '[\"a\"][\"b\"][0]')"));
+        let bad = |why: &str| {
+            SopsError::InvalidPath(format!(
+                "{text:?}: {why} (expected a form like '[\"a\"][\"b\"][0]')"
+            ))
+        };
         let mut segments = Vec::new();
         let mut rest = text.trim();
         while !rest.is_empty() {
-            rest = rest.strip_prefix('[').ok_or_else(|| bad("each step must start with `[`"))?;
+            rest = rest
+                .strip_prefix('[')
+                .ok_or_else(|| bad("each step must start with `[`"))?;
             let quote = rest.chars().next().ok_or_else(|| bad("unexpected end"))?;
             if quote == '"' || quote == '\'' {
                 let mut key = String::new();

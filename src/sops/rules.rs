@@ -53,7 +53,8 @@ impl Rule {
 
     pub fn from_field(field: &str, value: &str) -> Result<Self, SopsError> {
         let re = || {
-            Regex::new(value).map_err(|e| SopsError::BadMetadata(format!("`{field}` is not a valid regex: {e}")))
+            Regex::new(value)
+                .map_err(|e| SopsError::BadMetadata(format!("`{field}` is not a valid regex: {e}")))
         };
         Ok(match field {
             "unencrypted_suffix" => Rule::UnencryptedSuffix(value.to_owned()),

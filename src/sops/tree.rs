@@ -52,7 +52,10 @@ impl Node {
         match self {
             Node::Scalar(s) => s.span.end,
             Node::Map(m) if m.flow || m.entries.is_empty() => m.span.end,
-            Node::Map(m) => m.entries.last().map_or(m.span.end, |e| e.value.content_end()),
+            Node::Map(m) => m
+                .entries
+                .last()
+                .map_or(m.span.end, |e| e.value.content_end()),
             Node::List(l) if l.flow || l.items.is_empty() => l.span.end,
             Node::List(l) => l.items.last().map_or(l.span.end, |i| i.node.content_end()),
         }

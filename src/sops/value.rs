@@ -42,7 +42,9 @@ pub fn type_yaml_plain(text: &str) -> Typed {
     match parse_go_int(&plain) {
         Some(GoInt::Signed(v)) => return int_value(v),
         Some(GoInt::TooLarge) => {
-            return Typed::Unsupported("an integer above 9223372036854775807 (sops refuses uint64)");
+            return Typed::Unsupported(
+                "an integer above 9223372036854775807 (sops refuses uint64)",
+            );
         }
         None => {}
     }
@@ -191,9 +193,19 @@ pub fn parse_timestamp(s: &str) -> Option<String> {
     let month = p.number(1, 2)?;
     p.expect(b'-')?;
     let day = p.number(1, 2)?;
-    let date = time::Date::from_calendar_date(year, time::Month::try_from(u8::try_from(month).ok()?).ok()?, u8::try_from(day).ok()?).ok()?;
+    let date = time::Date::from_calendar_date(
+        year,
+        time::Month::try_from(u8::try_from(month).ok()?).ok()?,
+        u8::try_from(day).ok()?,
+    )
+    .ok()?;
     if p.done() {
-        return Some(format!("{:04}-{:02}-{:02}T00:00:00Z", date.year(), month, day));
+        return Some(format!(
+            "{:04}-{:02}-{:02}T00:00:00Z",
+            date.year(),
+            month,
+            day
+        ));
     }
     let with_zone = match p.next()? {
         b'T' | b't' => true,
@@ -243,7 +255,11 @@ pub fn parse_timestamp(s: &str) -> Option<String> {
     if !p.done() {
         return None;
     }
-    let frac = if frac.is_empty() { frac } else { format!(".{frac}") };
+    let frac = if frac.is_empty() {
+        frac
+    } else {
+        format!(".{frac}")
+    };
     Some(format!(
         "{:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}{frac}{zone}",
         date.year()
@@ -278,7 +294,10 @@ impl Cursor<'_> {
         if self.i - start < min {
             return None;
         }
-        std::str::from_utf8(self.b.get(start..self.i)?).ok()?.parse().ok()
+        std::str::from_utf8(self.b.get(start..self.i)?)
+            .ok()?
+            .parse()
+            .ok()
     }
 }
 
@@ -299,8 +318,12 @@ pub fn render_yaml(value: &PlainValue, out: &mut String, in_flow: bool) {
             "+Inf" => out.push_str(".inf"),
             "-Inf" => out.push_str("-.inf"),
             "NaN" => out.push_str(".nan"),
-            t if matches!(type_yaml_plain(t), Typed::Value(ref v) if v.ty() == value.ty()) => {
-                out.push_str(t)
+            // A float whose digits read back as an int gets a `.0`, so the type survives.
+            t if value.ty() == ValueType::Float
+                && matches!(type_yaml_plain(t), Typed::Value(ref v) if v.ty() == ValueType::Int) =>
+            {
+                out.push_str(t);
+                out.push_str(".0");
             }
             t => out.push_str(t),
         },
@@ -336,7 +359,23 @@ fn yaml_plain_is_safe(text: &str, in_flow: bool) -> bool {
     }
     let ok_chars = text.chars().all(|c| {
         c.is_ascii_alphanumeric()
-            || matches!(c, '_' | '-' | '.' | '/' | '+' | '=' | '@' | '~' | '^' | '%' | '$' | '(' | ')' | ' ' | ':')
+            || matches!(
+                c,
+                '_' | '-'
+                    | '.'
+                    | '/'
+                    | '+'
+                    | '='
+                    | '@'
+                    | '~'
+                    | '^'
+                    | '%'
+                    | '$'
+                    | '('
+                    | ')'
+                    | ' '
+                    | ':'
+            )
             || (!in_flow && matches!(c, ',' | '[' | ']' | '{' | '}'))
     });
     ok_chars && matches!(type_yaml_plain(text), Typed::Value(ref v) if v.ty() == ValueType::Str)
@@ -352,7 +391,11 @@ pub fn yaml_double_quoted(text: &str, out: &mut String) {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' || c == '\u{feff}' || ('\u{80}'..='\u{9f}').contains(&c) => {
+            c if (c as u32) < 0x20
+                || c == '\u{7f}'
+                || c == '\u{feff}'
+                || ('\u{80}'..='\u{9f}').contains(&c) =>
+            {
                 out.push_str(&format!("\\x{:02x}", c as u32));
             }
             c => out.push(c),
@@ -392,9 +435,7 @@ pub fn json_string(text: &str, out: &mut String) {
 }
 
 fn is_json_number(s: &str) -> bool {
-    !s.is_empty()
-        && serde_json::from_str::<serde_json::Number>(s).is_ok()
-        && !s.starts_with('+')
+    !s.is_empty() && serde_json::from_str::<serde_json::Number>(s).is_ok() && !s.starts_with('+')
 }
 
 /// Writes a plaintext value as a dotenv value: newlines become the two characters `\n`.
@@ -424,7 +465,10 @@ mod tests {
         assert_eq!(typed("-0.001"), (ValueType::Float, "-0.001".into()));
         assert_eq!(typed("true"), (ValueType::Bool, "True".into()));
         assert_eq!(typed("yes"), (ValueType::Str, "yes".into()));
-        assert_eq!(typed("2024-01-15"), (ValueType::Time, "2024-01-15T00:00:00Z".into()));
+        assert_eq!(
+            typed("2024-01-15"),
+            (ValueType::Time, "2024-01-15T00:00:00Z".into())
+        );
         assert_eq!(
             typed("2024-01-15T10:20:30.500+01:00"),
             (ValueType::Time, "2024-01-15T10:20:30.5+01:00".into())
@@ -432,12 +476,26 @@ mod tests {
         assert_eq!(typed("2024-13-15"), (ValueType::Str, "2024-13-15".into()));
         assert_eq!(typed("hello"), (ValueType::Str, "hello".into()));
         assert!(matches!(type_yaml_plain("~"), Typed::Null));
-        assert!(matches!(type_yaml_plain("18446744073709551615"), Typed::Unsupported(_)));
+        assert!(matches!(
+            type_yaml_plain("18446744073709551615"),
+            Typed::Unsupported(_)
+        ));
     }
 
     #[test]
     fn strings_that_look_like_other_types_are_quoted() {
-        for s in ["true", "42", "2024-01-15", "", " lead", "a: b", "x #y", "null", "-", "é"] {
+        for s in [
+            "true",
+            "42",
+            "2024-01-15",
+            "",
+            " lead",
+            "a: b",
+            "x #y",
+            "null",
+            "-",
+            "é",
+        ] {
             let mut out = String::new();
             yaml_string(s, &mut out, false);
             assert!(out.starts_with('"'), "{s:?} rendered as {out}");

@@ -2,7 +2,9 @@
 //! values, and the metadata flattened into `sops_*` keys (`sops_age__list_0__map_enc`).
 
 use crate::sops::error::SyntaxError;
-use crate::sops::tree::{Comment, Document, Entry, Item, ListNode, MapNode, Node, ScalarNode, SopsEntry, Style};
+use crate::sops::tree::{
+    Comment, Document, Entry, Item, ListNode, MapNode, Node, ScalarNode, SopsEntry, Style,
+};
 
 pub fn parse(src: &str) -> Result<Document, SyntaxError> {
     let mut entries = Vec::new();
@@ -19,11 +21,18 @@ pub fn parse(src: &str) -> Result<Document, SyntaxError> {
             continue;
         }
         if let Some(text) = body.strip_prefix('#') {
-            comments.push(Comment { text: text.to_owned(), span: start..start + body.len() });
+            comments.push(Comment {
+                text: text.to_owned(),
+                span: start..start + body.len(),
+            });
             continue;
         }
         let Some(eq) = body.find('=') else {
-            return Err(SyntaxError::at(src, start, "a dotenv line needs `KEY=value`"));
+            return Err(SyntaxError::at(
+                src,
+                start,
+                "a dotenv line needs `KEY=value`",
+            ));
         };
         let key = body.get(..eq).unwrap_or("");
         let raw = body.get(eq + 1..).unwrap_or("");
@@ -38,16 +47,28 @@ pub fn parse(src: &str) -> Result<Document, SyntaxError> {
             removal.push(start..offset);
             metadata.push((meta_key.to_owned(), value));
         } else {
-            entries.push(Entry { key: key.to_owned(), key_span: start..start + eq, value: Node::Scalar(value) });
+            entries.push(Entry {
+                key: key.to_owned(),
+                key_span: start..start + eq,
+                value: Node::Scalar(value),
+            });
         }
     }
     let sops = if metadata.is_empty() {
         None
     } else {
-        Some(SopsEntry { value: Node::Map(unflatten(metadata)), removal })
+        Some(SopsEntry {
+            value: Node::Map(unflatten(metadata)),
+            removal,
+        })
     };
     Ok(Document {
-        root: MapNode { entries, span: 0..src.len(), flow: false, indent: 0 },
+        root: MapNode {
+            entries,
+            span: 0..src.len(),
+            flow: false,
+            indent: 0,
+        },
         sops,
         comments,
         end: first_meta.unwrap_or(src.len()),
@@ -57,7 +78,12 @@ pub fn parse(src: &str) -> Result<Document, SyntaxError> {
 /// Rebuilds the metadata tree from flattened keys: `__map_K` opens a map key, `__list_N` a
 /// list index.
 fn unflatten(flat: Vec<(String, ScalarNode)>) -> MapNode {
-    let mut root = MapNode { entries: Vec::new(), span: 0..0, flow: false, indent: 0 };
+    let mut root = MapNode {
+        entries: Vec::new(),
+        span: 0..0,
+        flow: false,
+        indent: 0,
+    };
     for (key, value) in flat {
         let mut parts = key.split("__");
         let Some(first) = parts.next() else { continue };
@@ -71,7 +97,11 @@ fn insert_map(map: &mut MapNode, key: &str, rest: &[&str], value: ScalarNode) {
     let idx = match map.entries.iter().position(|e| e.key == key) {
         Some(i) => i,
         None => {
-            map.entries.push(Entry { key: key.to_owned(), key_span: 0..0, value: empty_for(rest.first()) });
+            map.entries.push(Entry {
+                key: key.to_owned(),
+                key_span: 0..0,
+                value: empty_for(rest.first()),
+            });
             map.entries.len() - 1
         }
     };
@@ -82,9 +112,24 @@ fn insert_map(map: &mut MapNode, key: &str, rest: &[&str], value: ScalarNode) {
 
 fn empty_for(next: Option<&&str>) -> Node {
     match next {
-        Some(s) if s.starts_with("list_") => Node::List(ListNode { items: Vec::new(), span: 0..0, flow: false, indent: 0 }),
-        Some(_) => Node::Map(MapNode { entries: Vec::new(), span: 0..0, flow: false, indent: 0 }),
-        None => Node::Map(MapNode { entries: Vec::new(), span: 0..0, flow: false, indent: 0 }),
+        Some(s) if s.starts_with("list_") => Node::List(ListNode {
+            items: Vec::new(),
+            span: 0..0,
+            flow: false,
+            indent: 0,
+        }),
+        Some(_) => Node::Map(MapNode {
+            entries: Vec::new(),
+            span: 0..0,
+            flow: false,
+            indent: 0,
+        }),
+        None => Node::Map(MapNode {
+            entries: Vec::new(),
+            span: 0..0,
+            flow: false,
+            indent: 0,
+        }),
     }
 }
 
@@ -100,13 +145,19 @@ fn insert_node(node: &mut Node, path: &[&str], value: ScalarNode) {
         if let Node::Map(m) = node {
             insert_map(m, k, rest, value);
         }
-    } else if let Some(i) = head.strip_prefix("list_").and_then(|i| i.parse::<usize>().ok()) {
+    } else if let Some(i) = head
+        .strip_prefix("list_")
+        .and_then(|i| i.parse::<usize>().ok())
+    {
         if !matches!(node, Node::List(_)) {
             *node = empty_for(Some(head));
         }
         if let Node::List(l) = node {
             while l.items.len() <= i.min(1024) {
-                l.items.push(Item { start: 0, node: empty_for(rest.first()) });
+                l.items.push(Item {
+                    start: 0,
+                    node: empty_for(rest.first()),
+                });
             }
             if let Some(item) = l.items.get_mut(i) {
                 insert_node(&mut item.node, rest, value);

@@ -2,12 +2,18 @@
 //! serde_json does not report where each value sits in the text, and splicing needs that.
 
 use crate::sops::error::SyntaxError;
-use crate::sops::tree::{Document, Entry, Item, ListNode, MapNode, Node, ScalarNode, SopsEntry, Style};
+use crate::sops::tree::{
+    Document, Entry, Item, ListNode, MapNode, Node, ScalarNode, SopsEntry, Style,
+};
 
 const MAX_DEPTH: usize = 200;
 
 pub fn parse(src: &str) -> Result<Document, SyntaxError> {
-    let mut p = JsonParser { src, b: src.as_bytes(), i: 0 };
+    let mut p = JsonParser {
+        src,
+        b: src.as_bytes(),
+        i: 0,
+    };
     p.ws();
     if p.peek() != Some(b'{') {
         return Err(p.err("the top level must be an object"));
@@ -69,7 +75,11 @@ impl JsonParser<'_> {
         at - crate::sops::format::line_start(self.src, at)
     }
 
-    fn object(&mut self, depth: usize, top: bool) -> Result<(MapNode, Option<SopsEntry>), SyntaxError> {
+    fn object(
+        &mut self,
+        depth: usize,
+        top: bool,
+    ) -> Result<(MapNode, Option<SopsEntry>), SyntaxError> {
         if depth > MAX_DEPTH {
             return Err(self.err("nesting is too deep"));
         }
@@ -82,7 +92,15 @@ impl JsonParser<'_> {
         self.ws();
         if self.peek() == Some(b'}') {
             self.i += 1;
-            return Ok((MapNode { entries, span: start..self.i, flow: true, indent }, None));
+            return Ok((
+                MapNode {
+                    entries,
+                    span: start..self.i,
+                    flow: true,
+                    indent,
+                },
+                None,
+            ));
         }
         loop {
             self.ws();
@@ -121,13 +139,28 @@ impl JsonParser<'_> {
                 } else {
                     prev_end..value_end
                 };
-                sops = Some(SopsEntry { value, removal: vec![removal] });
+                sops = Some(SopsEntry {
+                    value,
+                    removal: vec![removal],
+                });
             } else {
-                entries.push(Entry { key, key_span, value });
+                entries.push(Entry {
+                    key,
+                    key_span,
+                    value,
+                });
             }
             prev_end = value_end;
             if !more {
-                return Ok((MapNode { entries, span: start..self.i, flow: true, indent }, sops));
+                return Ok((
+                    MapNode {
+                        entries,
+                        span: start..self.i,
+                        flow: true,
+                        indent,
+                    },
+                    sops,
+                ));
             }
         }
     }
@@ -143,20 +176,33 @@ impl JsonParser<'_> {
         self.ws();
         if self.peek() == Some(b']') {
             self.i += 1;
-            return Ok(ListNode { items, span: start..self.i, flow: true, indent });
+            return Ok(ListNode {
+                items,
+                span: start..self.i,
+                flow: true,
+                indent,
+            });
         }
         loop {
             let node = self.value(depth + 1)?;
             if items.is_empty() {
                 indent = self.column(node.start());
             }
-            items.push(Item { start: node.start(), node });
+            items.push(Item {
+                start: node.start(),
+                node,
+            });
             self.ws();
             match self.peek() {
                 Some(b',') => self.i += 1,
                 Some(b']') => {
                     self.i += 1;
-                    return Ok(ListNode { items, span: start..self.i, flow: true, indent });
+                    return Ok(ListNode {
+                        items,
+                        span: start..self.i,
+                        flow: true,
+                        indent,
+                    });
                 }
                 _ => return Err(self.err("expected `,` or `]`")),
             }
@@ -167,7 +213,12 @@ impl JsonParser<'_> {
         self.ws();
         let start = self.i;
         let scalar = |text: String, style, end| {
-            Node::Scalar(ScalarNode { text, style, span: start..end, in_flow: true })
+            Node::Scalar(ScalarNode {
+                text,
+                style,
+                span: start..end,
+                in_flow: true,
+            })
         };
         match self.peek() {
             Some(b'{') => Ok(Node::Map(self.object(depth, false)?.0)),

@@ -56,7 +56,9 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// The start of the line holding `offset`.
 pub fn line_start(text: &str, offset: usize) -> usize {
-    text.get(..offset).and_then(|t| t.rfind('\n')).map_or(0, |i| i + 1)
+    text.get(..offset)
+        .and_then(|t| t.rfind('\n'))
+        .map_or(0, |i| i + 1)
 }
 
 /// The offset of the newline ending the line that holds `offset` (or the text's end).

@@ -7,7 +7,9 @@
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
 use crate::sops::error::SyntaxError;
-use crate::sops::tree::{Comment, Document, Entry, Item, ListNode, MapNode, Node, ScalarNode, SopsEntry, Style};
+use crate::sops::tree::{
+    Comment, Document, Entry, Item, ListNode, MapNode, Node, ScalarNode, SopsEntry, Style,
+};
 
 /// Nesting deeper than this is refused rather than risking the stack on hostile input.
 const MAX_DEPTH: usize = 200;
@@ -21,7 +23,13 @@ pub fn parse(src: &str) -> Result<Vec<Document>, SyntaxError> {
     };
     match b.next()?.0 {
         Event::StreamStart => {}
-        _ => return Err(SyntaxError::at(src, 0, "expected the start of a YAML stream")),
+        _ => {
+            return Err(SyntaxError::at(
+                src,
+                0,
+                "expected the start of a YAML stream",
+            ));
+        }
     }
     let mut docs = Vec::new();
     loop {
@@ -89,7 +97,11 @@ impl<'a> Builder<'a> {
                 column: e.marker().col() + 1,
                 message: e.info().to_owned(),
             }),
-            None => Err(SyntaxError::at(self.src, self.src.len(), "unexpected end of input")),
+            None => Err(SyntaxError::at(
+                self.src,
+                self.src.len(),
+                "unexpected end of input",
+            )),
         }
     }
 
@@ -128,7 +140,13 @@ impl<'a> Builder<'a> {
         })
     }
 
-    fn node(&mut self, event: Event<'a>, span: Span, depth: usize, in_flow: bool) -> Result<Node, SyntaxError> {
+    fn node(
+        &mut self,
+        event: Event<'a>,
+        span: Span,
+        depth: usize,
+        in_flow: bool,
+    ) -> Result<Node, SyntaxError> {
         if depth > MAX_DEPTH {
             return Err(self.error(span, "nesting is too deep"));
         }
@@ -162,12 +180,20 @@ impl<'a> Builder<'a> {
             }
             Event::MappingStart(..) => Ok(Node::Map(self.map(span, depth + 1, false)?.0)),
             Event::SequenceStart(..) => Ok(Node::List(self.list(span, depth + 1)?)),
-            Event::Alias(_) => Err(self.error(span, "YAML aliases are not supported (sops expands them; so must the file)")),
+            Event::Alias(_) => Err(self.error(
+                span,
+                "YAML aliases are not supported (sops expands them; so must the file)",
+            )),
             _ => Err(self.error(span, "unexpected YAML event")),
         }
     }
 
-    fn map(&mut self, span: Span, depth: usize, top: bool) -> Result<(MapNode, Option<SopsEntry>), SyntaxError> {
+    fn map(
+        &mut self,
+        span: Span,
+        depth: usize,
+        top: bool,
+    ) -> Result<(MapNode, Option<SopsEntry>), SyntaxError> {
         let start = self.offsets.byte(span.start.index());
         let flow = self.src.as_bytes().get(start) == Some(&b'{');
         self.last_end = self.offsets.byte(span.end.index());
@@ -212,7 +238,11 @@ impl<'a> Builder<'a> {
                 ];
                 sops = Some(SopsEntry { value, removal });
             } else {
-                entries.push(Entry { key, key_span, value });
+                entries.push(Entry {
+                    key,
+                    key_span,
+                    value,
+                });
             }
         }
     }
@@ -235,8 +265,15 @@ impl<'a> Builder<'a> {
                 });
             }
             let node = self.node(event, ispan, depth, flow)?;
-            let item_start = if flow { node.start() } else { dash_before(self.src, node.start()) };
-            items.push(Item { start: item_start, node });
+            let item_start = if flow {
+                node.start()
+            } else {
+                dash_before(self.src, node.start())
+            };
+            items.push(Item {
+                start: item_start,
+                node,
+            });
         }
     }
 }
@@ -277,16 +314,24 @@ fn attach_comments(src: &str, docs: &mut [Document]) {
     let mut pos = 0;
     while let Some(off) = src.get(pos..).and_then(|t| t.find('#')) {
         let at = pos + off;
-        let after_blank = at == 0 || matches!(bytes.get(at - 1), Some(b' ' | b'\t' | b'\n' | b'\r'));
+        let after_blank =
+            at == 0 || matches!(bytes.get(at - 1), Some(b' ' | b'\t' | b'\n' | b'\r'));
         if after_blank && !inside(at) {
             let end = crate::sops::format::line_end(src, at);
-            let end = if bytes.get(end.saturating_sub(1)) == Some(&b'\r') { end - 1 } else { end };
+            let end = if bytes.get(end.saturating_sub(1)) == Some(&b'\r') {
+                end - 1
+            } else {
+                end
+            };
             let comment = Comment {
                 text: src.get(at + 1..end).unwrap_or("").to_owned(),
                 span: at..end,
             };
             // A comment belongs to the document whose content it precedes.
-            let doc_index = docs.iter().position(|d| at < d.end).unwrap_or(docs.len().saturating_sub(1));
+            let doc_index = docs
+                .iter()
+                .position(|d| at < d.end)
+                .unwrap_or(docs.len().saturating_sub(1));
             if let Some(d) = docs.get_mut(doc_index) {
                 d.comments.push(comment);
             }
