@@ -16,6 +16,7 @@ use crate::sops::{
 pub enum SopsCommand {
     /// Print the plaintext of FILE in its own format (YAML, JSON or dotenv), without metadata.
     Decrypt {
+        /// The encrypted file (.yaml, .yml, .json or .env).
         file: PathBuf,
         /// age identity file to use before SOPS_AGE_KEY / SOPS_AGE_KEY_FILE.
         #[arg(long, value_name = "FILE")]
@@ -23,6 +24,7 @@ pub enum SopsCommand {
     },
     /// Print FILE encrypted to age recipients (from --age, or the matching .sops.yaml rule).
     Encrypt {
+        /// The plaintext file (.yaml, .yml, .json or .env).
         file: PathBuf,
         /// Comma-separated age recipients; without it the first matching creation rule of
         /// the nearest .sops.yaml (searched upwards from the working directory) applies.
@@ -35,31 +37,42 @@ pub enum SopsCommand {
         #[arg(long, short = 'i')]
         in_place: bool,
     },
-    /// Set the value at PATH (e.g. '["db"]["password"]', '["hosts"][0]') and rewrite FILE in
-    /// place. VALUE is JSON: '"text"', 42, true, {"k": "v"}. Only the value's line,
-    /// `lastmodified` and `mac` change.
+    /// Set the value at PATH and rewrite FILE in place, as a minimal diff.
+    ///
+    /// Only the value's line, `lastmodified` and `mac` change; missing maps are created and
+    /// an index past the end of a list appends. Setting the value a file already holds
+    /// writes nothing.
     Set {
+        /// The encrypted file (.yaml, .yml, .json or .env).
         file: PathBuf,
+        /// Where to write, in sops's syntax: '["db"]["password"]', '["hosts"][0]'.
         path: String,
-        /// The JSON value; omit it and pass --value-stdin to keep it out of the process list.
+        /// The value as JSON ('"text"', 42, true, {"k": "v"}); prefer --value-stdin, which
+        /// keeps a secret out of the process list.
         #[arg(required_unless_present = "value_stdin")]
         value: Option<String>,
         /// Read the JSON value from standard input.
         #[arg(long, conflicts_with = "value")]
         value_stdin: bool,
+        /// age identity file to use before SOPS_AGE_KEY / SOPS_AGE_KEY_FILE.
         #[arg(long, value_name = "FILE")]
         identity: Option<PathBuf>,
     },
     /// Remove the entry or list item at PATH and rewrite FILE in place.
     Unset {
+        /// The encrypted file (.yaml, .yml, .json or .env).
         file: PathBuf,
+        /// What to remove, in sops's syntax: '["db"]["password"]', '["hosts"][0]'.
         path: String,
+        /// age identity file to use before SOPS_AGE_KEY / SOPS_AGE_KEY_FILE.
         #[arg(long, value_name = "FILE")]
         identity: Option<PathBuf>,
     },
     /// Check that FILE opens with an available identity and that its MAC matches.
     Verify {
+        /// The encrypted file (.yaml, .yml, .json or .env).
         file: PathBuf,
+        /// age identity file to use before SOPS_AGE_KEY / SOPS_AGE_KEY_FILE.
         #[arg(long, value_name = "FILE")]
         identity: Option<PathBuf>,
     },
@@ -93,7 +106,8 @@ pub fn run(command: SopsCommand) -> Result<(), Failure> {
             let format = format_of(&file)?;
             let plaintext = Zeroizing::new(read(&file)?);
             let options = if age.is_empty() {
-                let cwd = std::env::current_dir().map_err(|e| io_fail(Path::new("."), &e))?;
+                let cwd = std::env::current_dir()
+                    .map_err(|e| io_fail(Path::new("."), "read the working directory", &e))?;
                 let config = config
                     .or_else(|| sops::creation_rules::find_config(&cwd))
                     .ok_or_else(|| Failure {
@@ -130,7 +144,7 @@ pub fn run(command: SopsCommand) -> Result<(), Failure> {
                     let mut buf = Zeroizing::new(String::new());
                     std::io::stdin()
                         .read_to_string(&mut buf)
-                        .map_err(|e| io_fail(Path::new("<stdin>"), &e))?;
+                        .map_err(|e| io_fail(Path::new("<stdin>"), "read", &e))?;
                     buf
                 }
                 None => {
@@ -177,10 +191,10 @@ fn fail(file: &Path, e: SopsError) -> Failure {
     }
 }
 
-fn io_fail(file: &Path, e: &std::io::Error) -> Failure {
+fn io_fail(file: &Path, doing: &str, e: &std::io::Error) -> Failure {
     Failure {
         exit: Exit::Io,
-        message: format!("{}: {e}", file.display()),
+        message: format!("{}: cannot {doing}: {e}", file.display()),
     }
 }
 
@@ -199,7 +213,7 @@ fn format_of(file: &Path) -> Result<Format, Failure> {
 }
 
 fn read(file: &Path) -> Result<String, Failure> {
-    std::fs::read_to_string(file).map_err(|e| io_fail(file, &e))
+    std::fs::read_to_string(file).map_err(|e| io_fail(file, "read", &e))
 }
 
 fn read_encrypted(file: &Path) -> Result<SopsFile, Failure> {
@@ -211,7 +225,7 @@ fn write_stdout(file: &Path, text: &str) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
-        .map_err(|e| io_fail(file, &e))
+        .map_err(|e| io_fail(file, "print", &e))
 }
 
 /// Replaces FILE atomically: a temporary file beside it, same permissions, then a rename, so
@@ -235,6 +249,6 @@ fn write_in_place(file: &Path, text: &str) -> Result<(), Failure> {
     })();
     result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        io_fail(file, &e)
+        io_fail(file, "write", &e)
     })
 }

@@ -28,7 +28,7 @@ pub enum CipherError {
     UnknownType(String),
     #[error("unsupported IV length of {0} bytes")]
     IvLength(usize),
-    #[error("authentication failed (wrong key, moved value or changed ciphertext)")]
+    #[error("authentication failed: the ciphertext was changed, or moved here from another key")]
     Authentication,
     #[error("the operating system's random number generator failed")]
     Random,

@@ -62,7 +62,7 @@ pub enum SopsError {
     NoUsableKey(String),
     #[error("cannot load age identities: {0}")]
     Identity(String),
-    #[error("value at {at} does not decrypt: {reason}; the ciphertext was changed or moved")]
+    #[error("value at {at} does not decrypt: {reason}")]
     ValueDecrypt { at: Location, reason: String },
     #[error("MAC mismatch: values were changed, reordered or removed outside sops")]
     MacMismatch,

@@ -199,9 +199,15 @@ impl Identities {
             .collect();
         let mut msg = if recipients.is_empty() {
             "the file has no age recipients".to_owned()
+        } else if self.keys.is_empty() {
+            format!(
+                "{}; the file is encrypted to {}",
+                self.describe(),
+                recipients.join(", ")
+            )
         } else {
             format!(
-                "none of the file's age recipients ({}) matches {}",
+                "none of the file's age recipients ({}) matches the {}",
                 recipients.join(", "),
                 self.describe()
             )
