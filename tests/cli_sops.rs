@@ -297,7 +297,8 @@ fn failures_have_distinct_exit_codes_and_clear_messages() {
             .into_boxed_str(),
     );
 
-    let cases: Vec<(&str, Vec<&str>, Vec<(&str, &str)>, i32)> = vec![
+    type Case<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, &'a str)>, i32);
+    let cases: Vec<Case<'_>> = vec![
         ("no_identity", vec!["sops", "decrypt", &name], vec![], 128),
         (
             "wrong_identity",

@@ -568,9 +568,54 @@ fn files_sops_edits_after_keyroll_still_open_in_keyroll() {
     );
     let after_sops = std::fs::read_to_string(&enc_path).unwrap();
     let plain = keyroll_decrypt(&after_sops, Format::Yaml);
-    assert!(plain.contains("port: 6543") && plain.contains("rotated") == false);
+    assert!(plain.contains("port: 6543") && !plain.contains("rotated"));
     assert_eq!(
         data(&plain, Format::Yaml),
         data(&sops_decrypt(&enc_path), Format::Yaml)
     );
+}
+
+/// sops >= 3.13 keeps a line comment on its line (`password: ENC[...] #ENC[...]`) where
+/// 3.11 moves it above the key; keyroll reads both layouts.
+#[test]
+fn inline_comments_of_newer_sops_are_read() {
+    let case = CASES.iter().find(|c| c.name == "yaml-every-type").unwrap();
+    let (_dir, enc_path, _) = sops_encrypted(case);
+    let text = std::fs::read_to_string(&enc_path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with("password:"))
+        .unwrap();
+    let comment = lines[at - 1].trim_start();
+    assert!(
+        comment.starts_with("#ENC["),
+        "sops 3.11 put the line comment above the key"
+    );
+    let mut moved: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    moved[at] = format!("{} {comment}", lines[at]);
+    moved.remove(at - 1);
+    let plain = keyroll_decrypt(&(moved.join("\n") + "\n"), Format::Yaml);
+    assert!(
+        plain.contains("password: hunter2 # a line comment"),
+        "{plain}"
+    );
+}
+
+#[test]
+fn debug_output_of_opened_files_holds_no_plaintext() {
+    let case = CASES.iter().find(|c| c.name == "yaml-every-type").unwrap();
+    let (_dir, enc_path, _) = sops_encrypted(case);
+    let file = SopsFile::parse(std::fs::read_to_string(&enc_path).unwrap(), Format::Yaml).unwrap();
+    let opened = file.open(&bot_identities()).unwrap();
+    let debug = format!("{opened:?} {opened:#?} {:?}", opened.plaintext());
+    for secret in ["hunter2", "deep value", "héllo", "line1"] {
+        assert!(!debug.contains(secret), "Debug shows {secret:?}");
+    }
+    let value = opened
+        .get(&TreePath::parse(r#"["database"]["password"]"#).unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(value.expose(), b"hunter2");
+    assert!(!format!("{value:?}").contains("hunter2"));
 }

@@ -20,13 +20,14 @@ use super::secret::PlainValue;
 use super::tree::{Entry, Item, ListNode, MapNode, Node, Style};
 
 /// What a path points at in the first document.
-pub(crate) enum Target<'t> {
+pub(crate) enum Target {
     Scalar(Range<usize>),
-    Other(&'t Node),
+    /// A map or list.
+    Container,
 }
 
 /// Finds the node at `path` in the first document (sops's `set`/`unset` act there).
-pub(crate) fn locate<'t>(file: &'t SopsFile, path: &TreePath) -> Result<Target<'t>, SopsError> {
+pub(crate) fn locate(file: &SopsFile, path: &TreePath) -> Result<Target, SopsError> {
     let nav = navigate(file, path)?;
     match nav.found {
         Found::Entry(_, e) => Ok(as_target(&e.value)),
@@ -37,10 +38,10 @@ pub(crate) fn locate<'t>(file: &'t SopsFile, path: &TreePath) -> Result<Target<'
     }
 }
 
-fn as_target(node: &Node) -> Target<'_> {
+fn as_target(node: &Node) -> Target {
     match node {
         Node::Scalar(s) => Target::Scalar(s.span.clone()),
-        other => Target::Other(other),
+        Node::Map(_) | Node::List(_) => Target::Container,
     }
 }
 
@@ -71,7 +72,7 @@ struct Navigation<'t> {
 #[derive(Clone, Copy)]
 enum Holder<'t> {
     Entry(&'t Entry),
-    Item(&'t Item),
+    Item,
 }
 
 fn navigate<'t>(file: &'t SopsFile, path: &TreePath) -> Result<Navigation<'t>, SopsError> {
@@ -127,7 +128,7 @@ fn navigate<'t>(file: &'t SopsFile, path: &TreePath) -> Result<Navigation<'t>, S
                         holder,
                     });
                 }
-                holder = Some(Holder::Item(item));
+                holder = Some(Holder::Item);
                 node = Some(&item.node);
             }
             (Some(Node::Scalar(_)), _) => return Err(not_container()),
@@ -520,7 +521,7 @@ fn removal(
                     .map_or(e.key_span.end, |i| e.key_span.end + i + 1);
                 (colon..line_end(text, end), format!(" {empty}"))
             }
-            Some(Holder::Item(_)) => (start..line_end(text, end), empty.to_owned()),
+            Some(Holder::Item) => (start..line_end(text, end), empty.to_owned()),
             None => (
                 line_start(text, start)..(line_end(text, end) + 1).min(text.len()),
                 String::new(),

@@ -14,6 +14,7 @@ use super::keys;
 use super::mac::{self, MacInput};
 use super::rules::Rule;
 use super::secret::{DataKey, PlainValue};
+use super::tree::Document;
 use super::value::json_string;
 
 /// Who can open a new file and which of its values are encrypted.
@@ -75,9 +76,22 @@ pub fn encrypt(
     now: OffsetDateTime,
 ) -> Result<String, SopsError> {
     opts.validate()?;
-    let docs = format
+    let mut docs = format
         .parse(plaintext)
         .map_err(|e| SopsError::syntax(format, e))?;
+    let result = encrypt_documents(plaintext, format, &docs, opts, now);
+    // The tree holds copies of every plaintext value: wipe them.
+    docs.iter_mut().for_each(Document::scrub);
+    result
+}
+
+fn encrypt_documents(
+    plaintext: &str,
+    format: Format,
+    docs: &[Document],
+    opts: &EncryptOptions,
+    now: OffsetDateTime,
+) -> Result<String, SopsError> {
     if docs.iter().any(|d| d.sops.is_some()) {
         return Err(SopsError::AlreadyEncrypted);
     }
@@ -87,7 +101,7 @@ pub fn encrypt(
 
     let mut splices = Vec::new();
     let mut values: Vec<(PlainValue, bool)> = Vec::new();
-    for doc in &docs {
+    for doc in docs {
         if format == Format::Yaml && doc.root.flow {
             return Err(SopsError::Encrypt("a top-level flow mapping ({...}) cannot take a sops block; write it in block style".into()));
         }
@@ -148,7 +162,7 @@ pub fn encrypt(
         rule: &opts.rule,
         mac_only_encrypted: opts.mac_only_encrypted,
     };
-    for doc in &docs {
+    for doc in docs {
         let at = doc.end;
         let before = plaintext.get(..at).unwrap_or("");
         let text = match format {

@@ -267,7 +267,9 @@ impl OpenedFile<'_> {
             }
         }
         ops.sort_by_key(|(r, _)| r.start);
-        let mut out = SecretText::new(String::with_capacity(file.text.len()));
+        // Sized once: ciphertext is longer than the plaintext it renders to (base64 plus
+        // ~90 bytes of ENC[...] per value), so the buffer does not grow and leave copies.
+        let mut out = SecretText::new(String::with_capacity(file.text.len() + file.text.len() / 2));
         let mut pos = 0;
         for (range, op) in ops {
             if range.start < pos {

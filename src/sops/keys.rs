@@ -34,9 +34,9 @@ impl std::fmt::Debug for Identities {
 impl Identities {
     /// Reads identities from `path` (an `age-keygen` file).
     pub fn from_file(path: &Path) -> Result<Self, SopsError> {
-        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+        let text = read_secret_file(path).map_err(|e| {
             SopsError::Identity(format!("cannot read identity file {}: {e}", path.display()))
-        })?);
+        })?;
         let mut ids = Self {
             keys: Vec::new(),
             sources: Vec::new(),
@@ -64,10 +64,10 @@ impl Identities {
             let more = Self::from_file(Path::new(&file))?;
             ids.merge(more);
         }
-        if let Some(default) = default_keys_file() {
-            if default.is_file() {
-                ids.merge(Self::from_file(&default)?);
-            }
+        if let Some(default) = default_keys_file()
+            && default.is_file()
+        {
+            ids.merge(Self::from_file(&default)?);
         }
         Ok(ids)
     }
@@ -223,6 +223,16 @@ impl Identities {
         }
         msg
     }
+}
+
+/// Reads a file holding secrets into one buffer sized up front, so that no grown-and-freed
+/// copy of it is left in memory, and wipes it on drop.
+fn read_secret_file(path: &Path) -> std::io::Result<Zeroizing<String>> {
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut text = Zeroizing::new(String::with_capacity(usize::try_from(len).unwrap_or(0) + 1));
+    file.read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// `<user config dir>/sops/age/keys.txt`, as sops looks it up on Linux and macOS.

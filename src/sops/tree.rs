@@ -29,6 +29,19 @@ pub struct SopsEntry {
     pub removal: Vec<Range<usize>>,
 }
 
+impl Document {
+    /// Wipes every scalar and comment text, for trees parsed from plaintext.
+    pub fn scrub(&mut self) {
+        use zeroize::Zeroize;
+        for e in &mut self.root.entries {
+            e.value.scrub();
+        }
+        for c in &mut self.comments {
+            c.text.zeroize();
+        }
+    }
+}
+
 #[derive(Debug)]
 pub enum Node {
     Map(MapNode),
@@ -37,6 +50,14 @@ pub enum Node {
 }
 
 impl Node {
+    fn scrub(&mut self) {
+        match self {
+            Node::Scalar(s) => zeroize::Zeroize::zeroize(&mut s.text),
+            Node::Map(m) => m.entries.iter_mut().for_each(|e| e.value.scrub()),
+            Node::List(l) => l.items.iter_mut().for_each(|i| i.node.scrub()),
+        }
+    }
+
     /// The first byte of the node's own text.
     pub fn start(&self) -> usize {
         match self {

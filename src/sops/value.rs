@@ -48,10 +48,10 @@ pub fn type_yaml_plain(text: &str) -> Typed {
         }
         None => {}
     }
-    if is_yaml_float(&plain) {
-        if let Ok(f) = plain.parse::<f64>() {
-            return float_value(f);
-        }
+    if is_yaml_float(&plain)
+        && let Ok(f) = plain.parse::<f64>()
+    {
+        return float_value(f);
     }
     Typed::Value(PlainValue::str(text))
 }
@@ -59,10 +59,8 @@ pub fn type_yaml_plain(text: &str) -> Typed {
 /// Types a JSON number literal. Integers that fit an `i64` become `int` (as sops >= 3.13.2
 /// writes them); everything else becomes `float`.
 pub fn type_json_number(literal: &str, ints_as_floats: bool) -> Typed {
-    if !ints_as_floats {
-        if let Ok(i) = literal.parse::<i64>() {
-            return int_value(i);
-        }
+    if !ints_as_floats && let Ok(i) = literal.parse::<i64>() {
+        return int_value(i);
     }
     match literal.parse::<f64>() {
         Ok(f) => float_value(f),
@@ -444,7 +442,7 @@ pub fn render_dotenv(value: &PlainValue, out: &mut String) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 
