@@ -386,3 +386,35 @@ fn failures_have_distinct_exit_codes_and_clear_messages() {
         good
     );
 }
+
+/// The demo credentials repository opens with the demo key in both tools; its plaintext
+/// view is what a person sees first, so it is snapshotted.
+#[test]
+fn demo_credentials_open_with_sops_and_keyroll() {
+    let demo = fixture("demo-credentials");
+    let key = fixture("demo-age-key.txt");
+    for file in ["vars/production.yaml", "jenkins-vars/jenkins.yaml"] {
+        let out = keyroll(
+            &demo,
+            &["sops", "decrypt", file],
+            &[("SOPS_AGE_KEY_FILE", key.to_str().unwrap())],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let by_sops = sops(&demo, &key, &["-d", file]);
+        assert!(
+            by_sops.status.success(),
+            "{}",
+            String::from_utf8_lossy(&by_sops.stderr)
+        );
+        let format = Format::Yaml;
+        assert_eq!(
+            data(&stdout(&out), format),
+            data(&String::from_utf8_lossy(&by_sops.stdout), format)
+        );
+        insta::assert_snapshot!(
+            format!("demo_decrypt_{}", file.replace('/', "_")),
+            stdout(&out)
+        );
+    }
+}

@@ -27,8 +27,6 @@
 //! their timing does not depend on the secret bytes. Share counts, lengths
 //! and x-coordinates are public and may influence control flow.
 
-use rand::TryRng;
-use rand::rngs::{SysError, SysRng};
 use zeroize::Zeroizing;
 
 /// The largest number of shares [`split`] can produce: x-coordinates are
@@ -91,7 +89,7 @@ pub enum ShamirError {
     },
     /// The operating system's random number generator failed.
     #[error("could not read randomness from the operating system: {0}")]
-    Randomness(SysError),
+    Randomness(getrandom::Error),
 }
 
 /// Multiplies two elements of GF(2^8) modulo x^8 + x^4 + x^3 + x + 1.
@@ -152,7 +150,7 @@ pub fn split(
     threshold: usize,
 ) -> Result<Vec<Zeroizing<Vec<u8>>>, ShamirError> {
     split_with(secret, parts, threshold, |buf| {
-        SysRng.try_fill_bytes(buf).map_err(ShamirError::Randomness)
+        getrandom::fill(buf).map_err(ShamirError::Randomness)
     })
 }
 
@@ -475,10 +473,10 @@ mod tests {
     #[test]
     fn randomness_failure_is_reported() {
         let err = split_with(&[1, 2, 3], 3, 2, |_| {
-            Err(ShamirError::Randomness(SysError::UNSUPPORTED))
+            Err(ShamirError::Randomness(getrandom::Error::UNSUPPORTED))
         })
         .unwrap_err();
-        assert_eq!(err, ShamirError::Randomness(SysError::UNSUPPORTED));
+        assert_eq!(err, ShamirError::Randomness(getrandom::Error::UNSUPPORTED));
     }
 
     /// Share sets produced by HashiCorp Vault's Go implementation (via a CLI
