@@ -91,7 +91,7 @@ impl EncValue {
         let mut buf = self.data.clone();
         let ok = match self.iv.len() {
             32 => {
-                let cipher = AesGcm::<Aes256, U32>::new(key.expose().into());
+                let cipher = key.cipher();
                 let nonce = Array::<u8, U32>::try_from(self.iv.as_slice())
                     .map_err(|_| CipherError::IvLength(self.iv.len()))?;
                 cipher.decrypt_inout_detached(
@@ -128,8 +128,8 @@ impl EncValue {
         let mut iv = [0u8; 32];
         getrandom::fill(&mut iv).map_err(|_| CipherError::Random)?;
         let mut buf = value.expose().to_vec();
-        let cipher = AesGcm::<Aes256, U32>::new(key.expose().into());
-        let tag = cipher
+        let tag = key
+            .cipher()
             .encrypt_inout_detached(&Array::from(iv), aad, buf.as_mut_slice().into())
             .map_err(|_| CipherError::Authentication)?;
         Ok(Self {

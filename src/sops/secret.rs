@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 /// The SOPS `type:` of a value, which decides how its bytes are read back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -125,24 +125,36 @@ impl fmt::Debug for SecretText {
     }
 }
 
-/// The 32-byte data key of a file. Wiped on drop, never printed.
-#[derive(Clone, Zeroize)]
-#[zeroize(drop)]
-pub struct DataKey([u8; 32]);
+/// The 32-byte data key of a file, with its AES-256-GCM cipher built once (key schedule and
+/// GHASH key), since every value of the file is encrypted under it. Wiped on drop (the cipher
+/// through the `zeroize` feature of `aes-gcm`), never printed.
+#[derive(Clone)]
+pub struct DataKey {
+    bytes: Zeroizing<[u8; 32]>,
+    cipher: Box<aes_gcm::AesGcm<aes_gcm::aes::Aes256, aes_gcm::aead::consts::U32>>,
+}
 
 impl DataKey {
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
+        use aes_gcm::KeyInit;
+        let bytes = Zeroizing::new(bytes);
+        let cipher = Box::new(aes_gcm::AesGcm::new((&*bytes).into()));
+        Self { bytes, cipher }
     }
 
     pub fn generate() -> Result<Self, getrandom::Error> {
-        let mut key = [0u8; 32];
-        getrandom::fill(&mut key)?;
-        Ok(Self(key))
+        let mut key = Zeroizing::new([0u8; 32]);
+        getrandom::fill(&mut *key)?;
+        Ok(Self::from_bytes(*key))
     }
 
     pub(crate) fn expose(&self) -> &[u8; 32] {
-        &self.0
+        &self.bytes
+    }
+
+    /// The cipher for sops's 32-byte IVs.
+    pub(crate) fn cipher(&self) -> &aes_gcm::AesGcm<aes_gcm::aes::Aes256, aes_gcm::aead::consts::U32> {
+        &self.cipher
     }
 }
 
