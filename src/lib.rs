@@ -1,7 +1,19 @@
 //! keyroll rotates credentials kept in SOPS-encrypted files in a GitOps repository.
 //!
-//! This crate holds the SOPS engine ([`sops`]) and the command line ([`cli`]). The rotation
-//! engine, store and GitHub App build on these.
+//! - [`sops`]: the SOPS file format (read, verify, minimal-diff edits, create).
+//! - [`policy`]: the repository's `.keyroll.yaml` and the presets in `policies/`.
+//! - [`generate`]: new values (random tokens, dates, dated names; manual values).
+//! - [`changeset`]: what each phase of a rotation changes in which file, as pure functions.
+//! - [`plan`]: that change, rendered for people without showing a value.
+//! - [`repo`]: the repository on disk and the branches keyroll commits to.
+//! - [`cli`]: the command line.
 
+pub mod changeset;
 pub mod cli;
+pub mod fingerprint;
+pub mod generate;
+pub mod plan;
+pub mod policy;
+pub mod repo;
 pub mod sops;
+pub mod where_used;

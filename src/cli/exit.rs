@@ -12,11 +12,12 @@ pub enum Exit {
     Io = 3,
     /// The file is not valid YAML, JSON or dotenv.
     Syntax = 4,
-    /// `.sops.yaml` is invalid or no creation rule matches.
+    /// A config file (`.keyroll.yaml`, `.sops.yaml`) is invalid, or no creation rule matches.
     Config = 5,
     /// The file has no sops metadata, or the metadata is incomplete (e.g. no `version`).
     NotEncrypted = 6,
-    /// The path or the value given to `set`/`unset` is invalid (sops: 7).
+    /// An argument is invalid: a path or value for `set`/`unset` (sops: 7), a credential
+    /// name, a phase that does not apply.
     InvalidInput = 7,
     /// A value does not decrypt: ciphertext changed or moved (sops: 25).
     ValueDecrypt = 25,
@@ -37,9 +38,9 @@ Exit codes (the same numbers as sops where the meaning is the same):
     2    invalid command line
     3    a file cannot be read or written
     4    the file is not valid YAML, JSON or dotenv
-    5    .sops.yaml is invalid or no creation rule matches
+    5    a config file (.keyroll.yaml, .sops.yaml) is invalid, or no creation rule matches
     6    the file has no sops metadata, or it is incomplete (no version, no mac)
-    7    invalid path or value for set / unset
+    7    an invalid argument: path or value for set / unset, credential name, phase
    25    a value does not decrypt: the ciphertext was changed or moved
    51    MAC mismatch, or the MAC does not decrypt: values, mac or lastmodified were changed
    91    the path given to unset does not exist

@@ -1,8 +1,13 @@
 //! The `keyroll` command line. Each subcommand family lives in its own module; this one
 //! parses arguments, runs the command and turns its error into an exit code.
 
+mod context;
 mod exit;
+mod rotate;
 mod sops;
+mod status;
+mod validate;
+mod where_used;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -13,7 +18,7 @@ pub use exit::Exit;
 
 /// Rotates credentials kept in SOPS-encrypted files in a GitOps repository.
 #[derive(Debug, Parser)]
-#[command(name = "keyroll", version, about, propagate_version = true)]
+#[command(name = "keyroll", version, about, propagate_version = true, after_help = exit::EXIT_CODE_HELP)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -21,6 +26,19 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Check .keyroll.yaml against the repository: every problem at file:line:column.
+    Validate(validate::ValidateArgs),
+    /// Show what a phase of a rotation would change (values as fingerprints); writes nothing.
+    Plan(rotate::PlanArgs),
+    /// Commit a phase's change set on a new branch keyroll/<credential>/<rotation>/<phase>,
+    /// leaving the checked-out branch and the working tree untouched.
+    Rotate(rotate::RotateArgs),
+    /// Each credential's last rotation and due date, overdue first.
+    Status(status::StatusArgs),
+    /// Every file and path that holds a value.
+    WhereUsed(where_used::WhereUsedArgs),
+    /// Print the JSON Schema of .keyroll.yaml.
+    Schema,
     /// Read, check and edit SOPS files (age recipients), with minimal diffs.
     #[command(after_long_help = exit::EXIT_CODE_HELP, after_help = exit::EXIT_CODE_HELP)]
     Sops {
@@ -34,6 +52,12 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Sops { command } => sops::run(command),
+        Command::Validate(args) => validate::run(args),
+        Command::Plan(args) => rotate::plan(args),
+        Command::Rotate(args) => rotate::rotate(args),
+        Command::Status(args) => status::run(args),
+        Command::WhereUsed(args) => where_used::run(args),
+        Command::Schema => rotate::print(&crate::policy::json_schema()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -22,7 +22,9 @@ use super::tree::{Entry, Item, ListNode, MapNode, Node, Style};
 /// What a path points at in the first document.
 pub(crate) enum Target {
     Scalar(Range<usize>),
-    /// A map or list.
+    /// A list: the spans of its scalar items (items that are maps or lists are left out).
+    List(Vec<Range<usize>>),
+    /// A map.
     Container,
 }
 
@@ -41,7 +43,16 @@ pub(crate) fn locate(file: &SopsFile, path: &TreePath) -> Result<Target, SopsErr
 fn as_target(node: &Node) -> Target {
     match node {
         Node::Scalar(s) => Target::Scalar(s.span.clone()),
-        Node::Map(_) | Node::List(_) => Target::Container,
+        Node::List(l) => Target::List(
+            l.items
+                .iter()
+                .filter_map(|i| match &i.node {
+                    Node::Scalar(s) => Some(s.span.clone()),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        Node::Map(_) => Target::Container,
     }
 }
 

@@ -89,6 +89,12 @@ impl SopsFile {
         self.open_with_key(key)
     }
 
+    /// Opens this file with the data key of `other` (the same file before an edit), which
+    /// saves decrypting the key again.
+    pub(crate) fn open_with_same_key(&self, other: &OpenedFile<'_>) -> Result<OpenedFile<'_>, SopsError> {
+        self.open_with_key(other.key.clone())
+    }
+
     pub(crate) fn open_with_key(&self, key: DataKey) -> Result<OpenedFile<'_>, SopsError> {
         let leaves = self.read_leaves(&key)?;
         let comments = self.read_comments(&key)?;
@@ -302,17 +308,59 @@ impl OpenedFile<'_> {
         out
     }
 
-    /// The plaintext of the scalar at `path`, if there is one.
+    /// The plaintext of the scalar at `path`; `None` when `path` is a map or list.
     pub fn get(&self, path: &super::path::TreePath) -> Result<Option<&PlainValue>, SopsError> {
-        let target = super::edit::locate(self.file, path)?;
-        match target {
-            super::edit::Target::Scalar(span) => Ok(self
-                .leaves
-                .iter()
-                .find(|l| l.span == span)
-                .and_then(|l| l.value.as_ref())),
+        match super::edit::locate(self.file, path)? {
+            super::edit::Target::Scalar(span) => Ok(self.value_at_span(&span)),
             _ => Ok(None),
         }
+    }
+
+    /// The values at `path`: the one value of a scalar, or each value of a list of scalars
+    /// (nulls left out). `None` when `path` is a map.
+    pub fn values(&self, path: &super::path::TreePath) -> Result<Option<Vec<&PlainValue>>, SopsError> {
+        Ok(match super::edit::locate(self.file, path)? {
+            super::edit::Target::Scalar(span) => Some(self.value_at_span(&span).into_iter().collect()),
+            super::edit::Target::List(spans) => Some(spans.iter().filter_map(|s| self.value_at_span(s)).collect()),
+            super::edit::Target::Container => None,
+        })
+    }
+
+    fn value_at_span(&self, span: &Range<usize>) -> Option<&PlainValue> {
+        let i = self.leaves.partition_point(|l| l.span.start < span.start);
+        self.leaves.get(i).filter(|l| l.span == *span).and_then(|l| l.value.as_ref())
+    }
+
+    /// Every value with its key path (`data_api.auth_tokens`; list items share their list's
+    /// path), in file order. Nulls and comments are left out.
+    pub fn values_with_paths(&self) -> Vec<(String, &PlainValue)> {
+        let mut out = Vec::new();
+        for doc in &self.file.docs {
+            let mut path = Vec::new();
+            let _ = walk_map(&doc.root, &mut path, &mut |s, keys, _| {
+                if let Some(v) = self.value_at_span(&s.span)
+                    && v.ty() != ValueType::Comment
+                {
+                    out.push((keys.join("."), v));
+                }
+                Ok(())
+            });
+        }
+        out
+    }
+
+    /// The encrypted text this file was opened from.
+    pub fn file_text(&self) -> &str {
+        &self.file.text
+    }
+
+    pub fn format(&self) -> Format {
+        self.file.format
+    }
+
+    /// The age recipients of the file, for plans and messages.
+    pub fn recipients(&self) -> Vec<String> {
+        self.file.meta.age_recipients().into_iter().map(str::to_owned).collect()
     }
 }
 

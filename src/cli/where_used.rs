@@ -1,0 +1,70 @@
+//! `keyroll where-used`: every file and path holding a credential's values (or a value given
+//! by fingerprint or on standard input).
+
+use std::io::Read;
+
+use clap::Args;
+use time::OffsetDateTime;
+
+use super::context::{RepoArgs, config_at, credential, repo_failure};
+use super::rotate::{change_failure, print};
+use super::{Exit, Failure};
+use crate::changeset::{self, Base};
+use crate::repo::WorkTree;
+use crate::sops::PlainValue;
+use crate::where_used::{Needle, search};
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["credential", "fingerprint", "value_stdin"]))]
+pub struct WhereUsedArgs {
+    /// Look for the values a credential's locations hold now (read at HEAD).
+    pub credential: Option<String>,
+    /// Look for a value by fingerprint (the 12 hex digits plans show; 6 or more).
+    #[arg(long, value_name = "FP")]
+    pub fingerprint: Option<String>,
+    /// Read the value to look for from standard input.
+    #[arg(long)]
+    pub value_stdin: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub repo: RepoArgs,
+}
+
+pub fn run(args: WhereUsedArgs) -> Result<(), Failure> {
+    let ids = args.repo.identities()?;
+    let needle = if let Some(fp) = &args.fingerprint {
+        Needle::Fingerprint(fp.clone())
+    } else if args.value_stdin {
+        let mut text = zeroize::Zeroizing::new(String::new());
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Failure { exit: Exit::Io, message: format!("<stdin>: cannot read: {e}") })?;
+        Needle::Values(vec![PlainValue::str(text.trim_end_matches(['\n', '\r']))])
+    } else {
+        let name = args.credential.as_deref().unwrap_or_default();
+        let repo = args.repo.open_repo()?;
+        let files = repo.head_files().map_err(repo_failure)?;
+        let (config, _) = config_at(&files)?;
+        let cred = credential(&config, name)?;
+        let base = Base { files: &files, ids: &ids, now: OffsetDateTime::now_utc() };
+        let current = changeset::read_current(cred, base).map_err(change_failure)?;
+        Needle::Values(current.per_location.into_iter().flatten().collect())
+    };
+    let tree = WorkTree::new(&args.repo.repo);
+    let found = search(&tree, &ids, &needle);
+    if args.json {
+        let text = serde_json::to_string_pretty(&found).map_err(|e| Failure { exit: Exit::Other, message: e.to_string() })?;
+        return print(&format!("{text}\n"));
+    }
+    let mut out = String::new();
+    for h in &found.hits {
+        out.push_str(&format!("{}: {}\n", h.file, h.path));
+    }
+    for s in &found.skipped {
+        out.push_str(&format!("skipped {}: {}\n", s.file, s.reason));
+    }
+    out.push_str(&format!("{} places in {} SOPS files searched\n", found.hits.len(), found.searched));
+    print(&out)
+}

@@ -1,0 +1,93 @@
+//! The credentials repository's `.keyroll.yaml`: parsing (strict, with every problem placed at
+//! file:line:column and field path), presets, and the resolved model the rest of keyroll uses.
+
+pub mod duration;
+mod locate;
+pub mod model;
+pub mod presets;
+mod resolve;
+pub mod validate;
+
+use std::fmt;
+
+pub use duration::Span;
+pub use locate::FieldPath;
+pub use model::{Alphabet, ConfigFile, GeneratorSpec, InsertAt, Role, SwitchMode, ValueFormat};
+pub use resolve::{Config, Credential, Location, Slot, Step, Target};
+
+/// The config file's name at the repository root.
+pub const CONFIG_FILE: &str = ".keyroll.yaml";
+
+/// One problem with a config, placed where a person can find it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    /// The field, as `credentials.data-api-tokens.locations[2].file`.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        if !self.field.is_empty() {
+            write!(f, "{}: ", self.field)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Every problem found in a config, in file order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct Problems(pub Vec<Problem>);
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses and resolves a config text. `file` names it in problems.
+pub fn parse(file: &str, text: &str) -> Result<Config, Problems> {
+    let locator = locate::Locator::new(file, text);
+    let raw: ConfigFile = {
+        let de = serde_norway::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let field = e.path().to_string();
+            let inner = e.inner();
+            let (line, column) = inner
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or_else(|| locator.position(&FieldPath::parse(&field)));
+            // serde_norway appends "at line L column C"; the position is given up front.
+            // serde_norway names the field and the position itself; both are given up front.
+            let message = inner.to_string();
+            let message = message.split(" at line ").next().unwrap_or(&message);
+            let message = message.strip_prefix(&format!("{field}: ")).unwrap_or(message).to_owned();
+            Problems(vec![Problem {
+                file: file.to_owned(),
+                line,
+                column,
+                field: if field == "." { String::new() } else { field },
+                message,
+            }])
+        })?
+    };
+    resolve::resolve(raw, &locator)
+}
+
+/// The JSON Schema of `.keyroll.yaml`, as published at `policies/schema.json`.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(ConfigFile);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
