@@ -71,7 +71,10 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Problems> {
             // serde_norway names the field and the position itself; both are given up front.
             let message = inner.to_string();
             let message = message.split(" at line ").next().unwrap_or(&message);
-            let message = message.strip_prefix(&format!("{field}: ")).unwrap_or(message).to_owned();
+            let message = match message.split_once(": ") {
+                Some((head, rest)) if field.starts_with(head) => rest.to_owned(),
+                _ => message.to_owned(),
+            };
             Problems(vec![Problem {
                 file: file.to_owned(),
                 line,

@@ -235,7 +235,8 @@ fn credential(
     if locations.is_empty() {
         problems.push(loc.problem(field, "`locations` is missing: where do the values live?"));
     }
-    for slot in &slots {
+    let all_locations_valid = resolved_locations.len() == locations.len();
+    for slot in slots.iter().filter(|_| all_locations_valid) {
         let used = resolved_locations.iter().any(|l| match &l.slot {
             Some(s) => s == &slot.name,
             None => l.role == Role::Accept || slots.len() == 1,
@@ -320,7 +321,9 @@ fn location(
                 None
             }
             Err(e) => {
-                problems.push(loc.problem(&field.key("pattern"), format!("not a valid regular expression: {e}")));
+                let why = e.to_string();
+                let why = why.lines().last().unwrap_or_default().trim_start_matches("error: ").to_owned();
+                problems.push(loc.problem(&field.key("pattern"), format!("not a valid regular expression: {why}")));
                 None
             }
         },
