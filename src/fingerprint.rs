@@ -30,7 +30,10 @@ impl Fingerprint {
 
     /// Whether a fingerprint someone typed (a prefix, `sha256:` optional) matches.
     pub fn matches(&self, query: &str) -> bool {
-        let q = query.trim().trim_start_matches("sha256:").to_ascii_lowercase();
+        let q = query
+            .trim()
+            .trim_start_matches("sha256:")
+            .to_ascii_lowercase();
         q.len() >= 6 && self.0.starts_with(&q)
     }
 

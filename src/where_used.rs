@@ -50,7 +50,9 @@ pub fn search(files: &dyn Files, ids: &Identities, needle: &Needle) -> Found {
         .collect();
     let next = AtomicUsize::new(0);
     let found = Mutex::new(Found::default());
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(candidates.len().max(1));
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(candidates.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
@@ -75,9 +77,15 @@ pub fn search(files: &dyn Files, ids: &Identities, needle: &Needle) -> Found {
 }
 
 fn search_file(files: &dyn Files, ids: &Identities, needle: &Needle, path: &str, out: &mut Found) {
-    let Some(format) = Format::from_path(Path::new(path)) else { return };
-    let Some(bytes) = files.read(path) else { return };
-    let Ok(text) = String::from_utf8(bytes) else { return };
+    let Some(format) = Format::from_path(Path::new(path)) else {
+        return;
+    };
+    let Some(bytes) = files.read(path) else {
+        return;
+    };
+    let Ok(text) = String::from_utf8(bytes) else {
+        return;
+    };
     // Cheap test before parsing: every SOPS file names its MAC.
     if !text.contains("mac") || !text.contains("ENC[AES256_GCM") {
         return;
@@ -86,28 +94,39 @@ fn search_file(files: &dyn Files, ids: &Identities, needle: &Needle, path: &str,
         Ok(f) => f,
         Err(crate::sops::SopsError::NotEncrypted) => return,
         Err(e) => {
-            out.skipped.push(Skipped { file: path.to_owned(), reason: e.to_string() });
+            out.skipped.push(Skipped {
+                file: path.to_owned(),
+                reason: e.to_string(),
+            });
             return;
         }
     };
     let opened = match file.open(ids) {
         Ok(o) => o,
         Err(e) => {
-            out.skipped.push(Skipped { file: path.to_owned(), reason: e.to_string() });
+            out.skipped.push(Skipped {
+                file: path.to_owned(),
+                reason: e.to_string(),
+            });
             return;
         }
     };
     out.searched += 1;
     for (key_path, value) in opened.values_with_paths() {
         if matches(needle, value) {
-            out.hits.push(Hit { file: path.to_owned(), path: key_path });
+            out.hits.push(Hit {
+                file: path.to_owned(),
+                path: key_path,
+            });
         }
     }
 }
 
 fn matches(needle: &Needle, value: &PlainValue) -> bool {
     match needle {
-        Needle::Values(wanted) => wanted.iter().any(|w| !w.is_empty() && contains(value.expose(), w.expose())),
+        Needle::Values(wanted) => wanted
+            .iter()
+            .any(|w| !w.is_empty() && contains(value.expose(), w.expose())),
         Needle::Fingerprint(fp) => {
             Fingerprint::of(value).matches(fp)
                 || value

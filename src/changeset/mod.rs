@@ -123,7 +123,11 @@ pub enum ChangeError {
     #[error("{location}: {message}")]
     Location { location: String, message: String },
     #[error("{phase} does not apply to {credential}: {why}")]
-    NotApplicable { phase: Phase, credential: String, why: String },
+    NotApplicable {
+        phase: Phase,
+        credential: String,
+        why: String,
+    },
     #[error("{0} changes nothing: every location already holds what it would write")]
     NothingToChange(Phase),
 }
@@ -138,7 +142,9 @@ pub struct Base<'a> {
 
 impl fmt::Debug for Base<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Base").field("now", &self.now).finish_non_exhaustive()
+        f.debug_struct("Base")
+            .field("now", &self.now)
+            .finish_non_exhaustive()
     }
 }
 
@@ -156,7 +162,10 @@ impl Current {
             if loc.role != Role::Use {
                 continue;
             }
-            let slot = loc.slot.clone().or_else(|| cred.slots.first().map(|s| s.name.clone()));
+            let slot = loc
+                .slot
+                .clone()
+                .or_else(|| cred.slots.first().map(|s| s.name.clone()));
             if let (Some(slot), Some(v)) = (slot, values.first()) {
                 out.entry(slot).or_insert_with(|| v.clone());
             }
@@ -171,7 +180,9 @@ impl Current {
             if loc.role != Role::Accept || loc.slot.as_deref().is_some_and(|s| s != slot) {
                 continue;
             }
-            let mut of_slot = values.iter().filter(|v| cred.slot_of(v.expose()).is_some_and(|s| s.name == slot));
+            let mut of_slot = values
+                .iter()
+                .filter(|v| cred.slot_of(v.expose()).is_some_and(|s| s.name == slot));
             let newest = match loc.insert {
                 InsertAt::End => of_slot.next_back(),
                 InsertAt::Start => of_slot.next(),
@@ -217,14 +228,20 @@ pub fn read_current(cred: &Credential, base: Base<'_>) -> Result<Current, Change
                     let file = parse_sops(&loc.file, text)?;
                     cache.insert(&loc.file, file);
                 }
-                let Some(file) = cache.get(loc.file.as_str()) else { continue };
+                let Some(file) = cache.get(loc.file.as_str()) else {
+                    continue;
+                };
                 let opened = file.open(base.ids).map_err(|e| sops_err(&loc.file, e))?;
                 let stored = opened
                     .values(path)
                     .map_err(|e| sops_err(&loc.file, e))?
-                    .ok_or_else(|| location_err(loc, "the path is a map, not a value or a list of values"))?;
+                    .ok_or_else(|| {
+                        location_err(loc, "the path is a map, not a value or a list of values")
+                    })?;
                 match &loc.format {
-                    ValueFormat::Scalar | ValueFormat::List => stored.into_iter().cloned().collect(),
+                    ValueFormat::Scalar | ValueFormat::List => {
+                        stored.into_iter().cloned().collect()
+                    }
                     ValueFormat::Delimited(sep) => match stored.first() {
                         Some(v) => split(v, sep),
                         None => Vec::new(),
@@ -246,14 +263,27 @@ pub fn read_current(cred: &Credential, base: Base<'_>) -> Result<Current, Change
 
 /// Computes the change set of `phase`. `new` holds the new value of every slot for the
 /// phases that write new values (add, replace), and may name them for rollback.
-pub fn build(phase: Phase, cred: &Credential, new: Option<&NewValues>, base: Base<'_>) -> Result<ChangeSet, ChangeError> {
-    let not_applicable = |why: &str| ChangeError::NotApplicable { phase, credential: cred.name.clone(), why: why.to_owned() };
+pub fn build(
+    phase: Phase,
+    cred: &Credential,
+    new: Option<&NewValues>,
+    base: Base<'_>,
+) -> Result<ChangeSet, ChangeError> {
+    let not_applicable = |why: &str| ChangeError::NotApplicable {
+        phase,
+        credential: cred.name.clone(),
+        why: why.to_owned(),
+    };
     match phase {
         Phase::Switch if cred.switch != SwitchMode::Separate => {
-            return Err(not_applicable("its use locations switch in the add change (`switch: with-add`)"));
+            return Err(not_applicable(
+                "its use locations switch in the add change (`switch: with-add`)",
+            ));
         }
         Phase::Remove if !cred.has_accept_locations() => {
-            return Err(not_applicable("it has no accept locations to remove old values from"));
+            return Err(not_applicable(
+                "it has no accept locations to remove old values from",
+            ));
         }
         _ => {}
     }
@@ -280,7 +310,10 @@ pub fn build(phase: Phase, cred: &Credential, new: Option<&NewValues>, base: Bas
                 target.insert(name.to_owned(), newest);
             }
             Phase::Remove => {
-                let keep = in_use.get(name).cloned().or_else(|| current.newest_accepted(cred, name));
+                let keep = in_use
+                    .get(name)
+                    .cloned()
+                    .or_else(|| current.newest_accepted(cred, name));
                 if let Some(v) = keep {
                     target.insert(name.to_owned(), v);
                 }
@@ -289,10 +322,12 @@ pub fn build(phase: Phase, cred: &Credential, new: Option<&NewValues>, base: Bas
                 let added = new
                     .and_then(|n| n.get(name).cloned())
                     .or_else(|| current.newest_accepted(cred, name))
-                    .ok_or_else(|| not_applicable(&format!("slot {name} has no added value to roll back")))?;
-                let back = current
-                    .previous_accepted(cred, name)
-                    .ok_or_else(|| not_applicable(&format!("slot {name} has no earlier value to return to")))?;
+                    .ok_or_else(|| {
+                        not_applicable(&format!("slot {name} has no added value to roll back"))
+                    })?;
+                let back = current.previous_accepted(cred, name).ok_or_else(|| {
+                    not_applicable(&format!("slot {name} has no earlier value to return to"))
+                })?;
                 target.insert(name.to_owned(), added);
                 previous.insert(name.to_owned(), back);
             }
@@ -303,7 +338,11 @@ pub fn build(phase: Phase, cred: &Credential, new: Option<&NewValues>, base: Bas
     let mut after_all = Vec::new();
     for (loc, before) in cred.locations.iter().zip(&current.per_location) {
         let covers = |slot: &str| loc.slot.as_deref().is_none_or(|s| s == slot);
-        let owned_slot = |v: &PlainValue| cred.slot_of(v.expose()).map(|s| s.name.clone()).filter(|s| covers(s));
+        let owned_slot = |v: &PlainValue| {
+            cred.slot_of(v.expose())
+                .map(|s| s.name.clone())
+                .filter(|s| covers(s))
+        };
         let after: Vec<PlainValue> = match (loc.role, phase) {
             (Role::Accept, Phase::Add) => {
                 let mut list = before.clone();
@@ -335,8 +374,17 @@ pub fn build(phase: Phase, cred: &Credential, new: Option<&NewValues>, base: Bas
                 .cloned()
                 .collect(),
             (Role::Accept, Phase::Replace) => {
-                let mut list: Vec<PlainValue> = before.iter().filter(|v| owned_slot(v).is_none()).cloned().collect();
-                let fresh = cred.slots.iter().filter(|s| covers(&s.name)).filter_map(|s| target.get(&s.name)).cloned();
+                let mut list: Vec<PlainValue> = before
+                    .iter()
+                    .filter(|v| owned_slot(v).is_none())
+                    .cloned()
+                    .collect();
+                let fresh = cred
+                    .slots
+                    .iter()
+                    .filter(|s| covers(&s.name))
+                    .filter_map(|s| target.get(&s.name))
+                    .cloned();
                 match loc.insert {
                     InsertAt::End => list.extend(fresh),
                     InsertAt::Start => {
@@ -353,16 +401,26 @@ pub fn build(phase: Phase, cred: &Credential, new: Option<&NewValues>, base: Bas
                 .cloned()
                 .collect(),
             (Role::Use, _) => {
-                let slot = loc.slot.clone().or_else(|| cred.slots.first().map(|s| s.name.clone())).unwrap_or_default();
+                let slot = loc
+                    .slot
+                    .clone()
+                    .or_else(|| cred.slots.first().map(|s| s.name.clone()))
+                    .unwrap_or_default();
                 let switch_now = match phase {
                     Phase::Add => cred.switch == SwitchMode::WithAdd,
                     Phase::Switch | Phase::Replace => true,
                     Phase::Rollback | Phase::Remove => false,
                 };
                 if switch_now {
-                    target.get(&slot).map(|v| vec![v.clone()]).unwrap_or_else(|| before.clone())
+                    target
+                        .get(&slot)
+                        .map(|v| vec![v.clone()])
+                        .unwrap_or_else(|| before.clone())
                 } else if phase == Phase::Rollback && before.first() == target.get(&slot) {
-                    previous.get(&slot).map(|v| vec![v.clone()]).unwrap_or_else(|| before.clone())
+                    previous
+                        .get(&slot)
+                        .map(|v| vec![v.clone()])
+                        .unwrap_or_else(|| before.clone())
                 } else {
                     before.clone()
                 }
@@ -375,14 +433,23 @@ pub fn build(phase: Phase, cred: &Credential, new: Option<&NewValues>, base: Bas
 }
 
 /// Writes each changed location and describes every location.
-fn write(phase: Phase, cred: &Credential, current: &Current, after: &[Vec<PlainValue>], base: Base<'_>) -> Result<ChangeSet, ChangeError> {
+fn write(
+    phase: Phase,
+    cred: &Credential,
+    current: &Current,
+    after: &[Vec<PlainValue>],
+    base: Base<'_>,
+) -> Result<ChangeSet, ChangeError> {
     let mut files: BTreeMap<String, String> = BTreeMap::new();
     let mut recipients = BTreeMap::new();
     let mut locations = Vec::new();
     for ((loc, before), after) in cred.locations.iter().zip(&current.per_location).zip(after) {
         let shown = |vals: &[PlainValue]| -> Vec<Shown> {
             vals.iter()
-                .map(|v| Shown { slot: cred.slot_of(v.expose()).map(|s| s.name.clone()), fingerprint: Fingerprint::of(v) })
+                .map(|v| Shown {
+                    slot: cred.slot_of(v.expose()).map(|s| s.name.clone()),
+                    fingerprint: Fingerprint::of(v),
+                })
                 .collect()
         };
         locations.push(LocationChange {
@@ -405,11 +472,16 @@ fn write(phase: Phase, cred: &Credential, current: &Current, after: &[Vec<PlainV
                 let file = parse_sops(&loc.file, text)?;
                 let opened = file.open(base.ids).map_err(|e| sops_err(&loc.file, e))?;
                 recipients.insert(loc.file.clone(), opened.recipients());
-                write_sops(&opened, loc, path, before, after, base.now).map_err(|e| sops_err(&loc.file, e))?
+                write_sops(&opened, loc, path, before, after, base.now)
+                    .map_err(|e| sops_err(&loc.file, e))?
             }
             Target::Pattern(re) => {
-                let caps = re.captures(&text).ok_or_else(|| location_err(loc, "the pattern does not match the file"))?;
-                let m = caps.name("value").ok_or_else(|| location_err(loc, "the pattern has no `value` group"))?;
+                let caps = re
+                    .captures(&text)
+                    .ok_or_else(|| location_err(loc, "the pattern does not match the file"))?;
+                let m = caps
+                    .name("value")
+                    .ok_or_else(|| location_err(loc, "the pattern has no `value` group"))?;
                 let new = after.first().and_then(PlainValue::expose_str).unwrap_or("");
                 let mut t = String::with_capacity(text.len());
                 t.push_str(text.get(..m.start()).unwrap_or(""));
@@ -423,7 +495,12 @@ fn write(phase: Phase, cred: &Credential, current: &Current, after: &[Vec<PlainV
     if files.is_empty() {
         return Err(ChangeError::NothingToChange(phase));
     }
-    Ok(ChangeSet { phase, files, locations, recipients })
+    Ok(ChangeSet {
+        phase,
+        files,
+        locations,
+        recipients,
+    })
 }
 
 /// Writes `after` at a SOPS location, with as few changed lines as the format allows.
@@ -438,18 +515,26 @@ fn write_sops(
     let unchanged = || opened.file_text().to_owned();
     match &loc.format {
         ValueFormat::Scalar => {
-            let v = after.first().cloned().unwrap_or_else(|| PlainValue::str(""));
-            Ok(opened.set(path, &NewValue::Scalar(v), now)?.unwrap_or_else(unchanged))
+            let v = after
+                .first()
+                .cloned()
+                .unwrap_or_else(|| PlainValue::str(""));
+            Ok(opened
+                .set(path, &NewValue::Scalar(v), now)?
+                .unwrap_or_else(unchanged))
         }
         ValueFormat::Delimited(sep) => {
             let joined = join(after, sep);
-            Ok(opened.set(path, &NewValue::Scalar(joined), now)?.unwrap_or_else(unchanged))
+            Ok(opened
+                .set(path, &NewValue::Scalar(joined), now)?
+                .unwrap_or_else(unchanged))
         }
         ValueFormat::List => {
             // Removals and appends as item edits (one line each); anything else rewrites the
             // list.
             let kept: Vec<&PlainValue> = before.iter().filter(|v| after.contains(v)).collect();
-            let is_append = after.len() >= kept.len() && after.iter().zip(&kept).all(|(a, k)| a == *k);
+            let is_append =
+                after.len() >= kept.len() && after.iter().zip(&kept).all(|(a, k)| a == *k);
             if !is_append {
                 let list = NewValue::List(after.iter().cloned().map(NewValue::Scalar).collect());
                 return Ok(opened.set(path, &list, now)?.unwrap_or_else(unchanged));
@@ -490,20 +575,33 @@ fn write_sops(
 }
 
 fn read_text(files: &dyn Files, path: &str) -> Result<String, ChangeError> {
-    let bytes = files.read(path).ok_or_else(|| ChangeError::MissingFile(path.to_owned()))?;
-    String::from_utf8(bytes).map_err(|_| ChangeError::Location { location: path.to_owned(), message: "not UTF-8 text".into() })
+    let bytes = files
+        .read(path)
+        .ok_or_else(|| ChangeError::MissingFile(path.to_owned()))?;
+    String::from_utf8(bytes).map_err(|_| ChangeError::Location {
+        location: path.to_owned(),
+        message: "not UTF-8 text".into(),
+    })
 }
 
 fn parse_sops(path: &str, text: String) -> Result<SopsFile, ChangeError> {
-    let format = Format::from_path(Path::new(path))
-        .ok_or_else(|| ChangeError::Location { location: path.to_owned(), message: "not a .yaml, .yml, .json or .env file".into() })?;
+    let format = Format::from_path(Path::new(path)).ok_or_else(|| ChangeError::Location {
+        location: path.to_owned(),
+        message: "not a .yaml, .yml, .json or .env file".into(),
+    })?;
     SopsFile::parse(text, format).map_err(|e| sops_err(path, e))
 }
 
 fn sops_err(file: &str, source: SopsError) -> ChangeError {
-    ChangeError::Sops { file: file.to_owned(), source }
+    ChangeError::Sops {
+        file: file.to_owned(),
+        source,
+    }
 }
 
 fn location_err(loc: &Location, message: &str) -> ChangeError {
-    ChangeError::Location { location: loc.describe(), message: message.to_owned() }
+    ChangeError::Location {
+        location: loc.describe(),
+        message: message.to_owned(),
+    }
 }

@@ -34,7 +34,10 @@ impl RepoArgs {
 }
 
 pub fn repo_failure(e: RepoError) -> Failure {
-    Failure { exit: Exit::Other, message: e.to_string() }
+    Failure {
+        exit: Exit::Other,
+        message: e.to_string(),
+    }
 }
 
 /// The config as committed at HEAD, which is what rotations branch from.
@@ -63,7 +66,10 @@ pub fn credential<'c>(config: &'c Config, name: &str) -> Result<&'c policy::Cred
         let names: Vec<&str> = config.credentials.iter().map(|c| c.name.as_str()).collect();
         Failure {
             exit: Exit::InvalidInput,
-            message: format!("no credential named {name:?} in {CONFIG_FILE} (there are: {})", names.join(", ")),
+            message: format!(
+                "no credential named {name:?} in {CONFIG_FILE} (there are: {})",
+                names.join(", ")
+            ),
         }
     })
 }

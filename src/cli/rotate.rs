@@ -58,12 +58,26 @@ pub fn plan(args: PlanArgs) -> Result<(), Failure> {
     let cred = credential(&config, &args.credential)?;
     let ids = args.repo.identities()?;
     let now = OffsetDateTime::now_utc();
-    let base = Base { files: &files, ids: &ids, now };
+    let base = Base {
+        files: &files,
+        ids: &ids,
+        now,
+    };
     let values = new_values(cred, args.phase, args.value_stdin, base)?;
-    let change = changeset::build(args.phase, cred, values.as_ref(), base).map_err(change_failure)?;
+    let change =
+        changeset::build(args.phase, cred, values.as_ref(), base).map_err(change_failure)?;
     let rotation = rotation_id(&repo, cred, args.phase, None, now)?;
-    let plan = Plan { credential: cred, rotation: &rotation, change: &change, instructions: instructions(cred, now) };
-    let text = if args.markdown { plan.render_markdown() } else { plan.render_text() };
+    let plan = Plan {
+        credential: cred,
+        rotation: &rotation,
+        change: &change,
+        instructions: instructions(cred, now),
+    };
+    let text = if args.markdown {
+        plan.render_markdown()
+    } else {
+        plan.render_text()
+    };
     print(&text)
 }
 
@@ -74,16 +88,26 @@ pub fn rotate(args: RotateArgs) -> Result<(), Failure> {
     let cred = credential(&config, &args.credential)?;
     let ids = args.repo.identities()?;
     let now = OffsetDateTime::now_utc();
-    let base = Base { files: &files, ids: &ids, now };
+    let base = Base {
+        files: &files,
+        ids: &ids,
+        now,
+    };
     let values = new_values(cred, args.phase, args.value_stdin, base)?;
-    let change = changeset::build(args.phase, cred, values.as_ref(), base).map_err(change_failure)?;
+    let change =
+        changeset::build(args.phase, cred, values.as_ref(), base).map_err(change_failure)?;
     let rotation = rotation_id(&repo, cred, args.phase, args.rotation.as_deref(), now)?;
     let branch = format!("keyroll/{}/{}/{}", cred.name, rotation, args.phase);
     let message = commit_message(cred, &rotation, &change);
     let committed = repo
         .commit_branch(files.commit(), &branch, &change.files, &message)
         .map_err(repo_failure)?;
-    let plan = Plan { credential: cred, rotation: &rotation, change: &change, instructions: instructions(cred, now) };
+    let plan = Plan {
+        credential: cred,
+        rotation: &rotation,
+        change: &change,
+        instructions: instructions(cred, now),
+    };
     print(&format!(
         "Committed {} on branch {} (from {}).\n\n{}",
         short(committed.commit),
@@ -95,34 +119,59 @@ pub fn rotate(args: RotateArgs) -> Result<(), Failure> {
 
 /// The new values of a phase that writes them: generated, or read from standard input for
 /// manual credentials.
-fn new_values(cred: &Credential, phase: Phase, value_stdin: bool, base: Base<'_>) -> Result<Option<NewValues>, Failure> {
+fn new_values(
+    cred: &Credential,
+    phase: Phase,
+    value_stdin: bool,
+    base: Base<'_>,
+) -> Result<Option<NewValues>, Failure> {
     if !phase.needs_new_values() {
         return Ok(None);
     }
     if !matches!(cred.generator, GeneratorSpec::Manual { .. }) {
-        return generate::generate(cred, base.now).map(Some).map_err(|e| Failure { exit: Exit::Other, message: e.to_string() });
+        return generate::generate(cred, base.now)
+            .map(Some)
+            .map_err(|e| Failure {
+                exit: Exit::Other,
+                message: e.to_string(),
+            });
     }
     if !value_stdin {
         let mut message = format!("{} is manual: a person supplies its new values.", cred.name);
         if let Some(i) = instructions(cred, base.now) {
             message.push_str(&format!("\n{i}"));
         }
-        message.push_str("\nPass them as JSON on standard input with --value-stdin: {\"SLOT\": \"value\"}.");
-        return Err(Failure { exit: Exit::InvalidInput, message });
+        message.push_str(
+            "\nPass them as JSON on standard input with --value-stdin: {\"SLOT\": \"value\"}.",
+        );
+        return Err(Failure {
+            exit: Exit::InvalidInput,
+            message,
+        });
     }
     let mut json = zeroize::Zeroizing::new(String::new());
     std::io::stdin()
         .read_to_string(&mut json)
-        .map_err(|e| Failure { exit: Exit::Io, message: format!("<stdin>: cannot read: {e}") })?;
+        .map_err(|e| Failure {
+            exit: Exit::Io,
+            message: format!("<stdin>: cannot read: {e}"),
+        })?;
     let supplied = parse_supplied(cred, &json)?;
     let current = changeset::read_current(cred, base).map_err(change_failure)?;
-    generate::check_supplied(cred, &supplied, &current.in_use(cred), base.now)
-        .map_err(|e| Failure { exit: Exit::InvalidInput, message: e.to_string() })?;
+    generate::check_supplied(cred, &supplied, &current.in_use(cred), base.now).map_err(|e| {
+        Failure {
+            exit: Exit::InvalidInput,
+            message: e.to_string(),
+        }
+    })?;
     Ok(Some(supplied))
 }
 
 fn parse_supplied(cred: &Credential, json: &str) -> Result<NewValues, Failure> {
-    let bad = |m: &str| Failure { exit: Exit::InvalidInput, message: format!("--value-stdin: {m}") };
+    let bad = |m: &str| Failure {
+        exit: Exit::InvalidInput,
+        message: format!("--value-stdin: {m}"),
+    };
     let value = NewValue::from_json(json.trim()).map_err(|e| bad(&e.to_string()))?;
     let mut out = BTreeMap::new();
     match value {
@@ -141,13 +190,19 @@ fn parse_supplied(cred: &Credential, json: &str) -> Result<NewValues, Failure> {
                 }
             }
         }
-        _ => return Err(bad("give an object {\"SLOT\": \"value\", ...} (or one string for a single slot)")),
+        _ => {
+            return Err(bad(
+                "give an object {\"SLOT\": \"value\", ...} (or one string for a single slot)",
+            ));
+        }
     }
     Ok(NewValues(out))
 }
 
 fn instructions(cred: &Credential, now: OffsetDateTime) -> Option<String> {
-    let GeneratorSpec::Manual { instructions, .. } = &cred.generator else { return None };
+    let GeneratorSpec::Manual { instructions, .. } = &cred.generator else {
+        return None;
+    };
     let names = generate::manual_names(cred, now);
     let mut text = instructions.trim().to_owned();
     for (slot, name) in names {
@@ -158,7 +213,13 @@ fn instructions(cred: &Credential, now: OffsetDateTime) -> Option<String> {
 
 /// `R-<year>-<n>`: a new number one above the highest of the year, or the rotation being
 /// continued (given, or the latest on HEAD for phases that follow add).
-fn rotation_id(repo: &Repo, cred: &Credential, phase: Phase, given: Option<&str>, now: OffsetDateTime) -> Result<String, Failure> {
+fn rotation_id(
+    repo: &Repo,
+    cred: &Credential,
+    phase: Phase,
+    given: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<String, Failure> {
     if let Some(id) = given {
         return Ok(id.to_owned());
     }
@@ -198,7 +259,10 @@ pub fn change_failure(e: ChangeError) -> Failure {
         ChangeError::NotApplicable { .. } | ChangeError::NothingToChange(_) => Exit::InvalidInput,
         ChangeError::MissingFile(_) | ChangeError::Location { .. } => Exit::Config,
     };
-    Failure { exit, message: e.to_string() }
+    Failure {
+        exit,
+        message: e.to_string(),
+    }
 }
 
 fn short(oid: git2::Oid) -> String {
@@ -209,5 +273,8 @@ pub fn print(text: &str) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
-        .map_err(|e| Failure { exit: Exit::Io, message: format!("cannot print: {e}") })
+        .map_err(|e| Failure {
+            exit: Exit::Io,
+            message: format!("cannot print: {e}"),
+        })
 }

@@ -48,10 +48,16 @@ pub fn run(args: StatusArgs) -> Result<(), Failure> {
     // Overdue first, then by due date; unknown last.
     rows.sort_by_key(|r| (r.due_at.is_none(), r.due_at, r.credential.clone()));
     if args.json {
-        let text = serde_json::to_string_pretty(&rows).map_err(|e| Failure { exit: Exit::Other, message: e.to_string() })?;
+        let text = serde_json::to_string_pretty(&rows).map_err(|e| Failure {
+            exit: Exit::Other,
+            message: e.to_string(),
+        })?;
         return print(&format!("{text}\n"));
     }
-    let mut out = format!("{:<24} {:<9} {:<12} {:<12} {:<14} {}\n", "CREDENTIAL", "STATE", "LAST", "DUE", "ROTATION", "OWNER");
+    let mut out = format!(
+        "{:<24} {:<9} {:<12} {:<12} {:<14} {}\n",
+        "CREDENTIAL", "STATE", "LAST", "DUE", "ROTATION", "OWNER"
+    );
     for r in &rows {
         out.push_str(&format!(
             "{:<24} {:<9} {:<12} {:<12} {:<14} {}\n",
@@ -59,7 +65,11 @@ pub fn run(args: StatusArgs) -> Result<(), Failure> {
             r.state,
             r.last_rotated.as_deref().unwrap_or("-"),
             r.due.as_deref().unwrap_or("-"),
-            r.rotation.as_deref().unwrap_or(if r.source == "history" { "(history)" } else { "-" }),
+            r.rotation.as_deref().unwrap_or(if r.source == "history" {
+                "(history)"
+            } else {
+                "-"
+            }),
             r.owner
         ));
     }

@@ -20,12 +20,18 @@ pub struct ValidateArgs {
 pub fn run(args: ValidateArgs) -> Result<(), Failure> {
     let tree = WorkTree::new(&args.repo.repo);
     let text = read_config(&tree, &args.repo.repo)?;
-    let config = policy::parse(CONFIG_FILE, &text).map_err(|problems| Failure { exit: Exit::Config, message: problems.to_string() })?;
+    let config = policy::parse(CONFIG_FILE, &text).map_err(|problems| Failure {
+        exit: Exit::Config,
+        message: problems.to_string(),
+    })?;
     let ids = args.repo.identities()?;
     let problems = validate::check(&config, CONFIG_FILE, &text, &tree, &ids);
     if !problems.is_empty() {
         let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        return Err(Failure { exit: Exit::Config, message: lines.join("\n") });
+        return Err(Failure {
+            exit: Exit::Config,
+            message: lines.join("\n"),
+        });
     }
     let n = config.credentials.len();
     let locations: usize = config.credentials.iter().map(|c| c.locations.len()).sum();

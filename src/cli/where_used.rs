@@ -10,7 +10,7 @@ use super::context::{RepoArgs, config_at, credential, repo_failure};
 use super::rotate::{change_failure, print};
 use super::{Exit, Failure};
 use crate::changeset::{self, Base};
-use crate::repo::WorkTree;
+use crate::repo::{Repo, WorkTree};
 use crate::sops::PlainValue;
 use crate::where_used::{Needle, search};
 
@@ -40,7 +40,10 @@ pub fn run(args: WhereUsedArgs) -> Result<(), Failure> {
         let mut text = zeroize::Zeroizing::new(String::new());
         std::io::stdin()
             .read_to_string(&mut text)
-            .map_err(|e| Failure { exit: Exit::Io, message: format!("<stdin>: cannot read: {e}") })?;
+            .map_err(|e| Failure {
+                exit: Exit::Io,
+                message: format!("<stdin>: cannot read: {e}"),
+            })?;
         Needle::Values(vec![PlainValue::str(text.trim_end_matches(['\n', '\r']))])
     } else {
         let name = args.credential.as_deref().unwrap_or_default();
@@ -48,14 +51,25 @@ pub fn run(args: WhereUsedArgs) -> Result<(), Failure> {
         let files = repo.head_files().map_err(repo_failure)?;
         let (config, _) = config_at(&files)?;
         let cred = credential(&config, name)?;
-        let base = Base { files: &files, ids: &ids, now: OffsetDateTime::now_utc() };
+        let base = Base {
+            files: &files,
+            ids: &ids,
+            now: OffsetDateTime::now_utc(),
+        };
         let current = changeset::read_current(cred, base).map_err(change_failure)?;
         Needle::Values(current.per_location.into_iter().flatten().collect())
     };
-    let tree = WorkTree::new(&args.repo.repo);
-    let found = search(&tree, &ids, &needle);
+    // A git checkout is searched at HEAD, like every other repository command; a plain
+    // folder as it is on disk.
+    let found = match Repo::open(&args.repo.repo) {
+        Ok(repo) => search(&repo.head_files().map_err(repo_failure)?, &ids, &needle),
+        Err(_) => search(&WorkTree::new(&args.repo.repo), &ids, &needle),
+    };
     if args.json {
-        let text = serde_json::to_string_pretty(&found).map_err(|e| Failure { exit: Exit::Other, message: e.to_string() })?;
+        let text = serde_json::to_string_pretty(&found).map_err(|e| Failure {
+            exit: Exit::Other,
+            message: e.to_string(),
+        })?;
         return print(&format!("{text}\n"));
     }
     let mut out = String::new();
@@ -65,6 +79,10 @@ pub fn run(args: WhereUsedArgs) -> Result<(), Failure> {
     for s in &found.skipped {
         out.push_str(&format!("skipped {}: {}\n", s.file, s.reason));
     }
-    out.push_str(&format!("{} places in {} SOPS files searched\n", found.hits.len(), found.searched));
+    out.push_str(&format!(
+        "{} places in {} SOPS files searched\n",
+        found.hits.len(),
+        found.searched
+    ));
     print(&out)
 }

@@ -38,14 +38,27 @@ pub fn generate(cred: &Credential, now: OffsetDateTime) -> Result<NewValues, Gen
                 v.extend(random_chars(*length, *alphabet)?);
                 v
             }
-            GeneratorSpec::Dated { template, date_format } => {
+            GeneratorSpec::Dated {
+                template,
+                date_format,
+            } => {
                 let name = template.replace("{date}", &format_date(now, date_format));
-                if name.starts_with(&slot.prefix) { name } else { format!("{}{name}", slot.prefix) }.into_bytes()
+                if name.starts_with(&slot.prefix) {
+                    name
+                } else {
+                    format!("{}{name}", slot.prefix)
+                }
+                .into_bytes()
             }
-            GeneratorSpec::Date { format } => format!("{}{}", slot.prefix, format_date(now, format)).into_bytes(),
+            GeneratorSpec::Date { format } => {
+                format!("{}{}", slot.prefix, format_date(now, format)).into_bytes()
+            }
             GeneratorSpec::Manual { .. } => return Err(GenerateError::Manual(cred.name.clone())),
         };
-        out.insert(slot.name.clone(), PlainValue::new(crate::sops::ValueType::Str, value));
+        out.insert(
+            slot.name.clone(),
+            PlainValue::new(crate::sops::ValueType::Str, value),
+        );
     }
     Ok(NewValues(out))
 }
@@ -54,9 +67,16 @@ pub fn generate(cred: &Credential, now: OffsetDateTime) -> Result<NewValues, Gen
 /// keys by date.
 pub fn manual_names(cred: &Credential, now: OffsetDateTime) -> BTreeMap<String, String> {
     match &cred.generator {
-        GeneratorSpec::Manual { names, date_format, .. } => names
+        GeneratorSpec::Manual {
+            names, date_format, ..
+        } => names
             .iter()
-            .map(|(slot, t)| (slot.clone(), t.replace("{date}", &format_date(now, date_format))))
+            .map(|(slot, t)| {
+                (
+                    slot.clone(),
+                    t.replace("{date}", &format_date(now, date_format)),
+                )
+            })
             .collect(),
         _ => BTreeMap::new(),
     }
@@ -72,7 +92,10 @@ pub fn check_supplied(
 ) -> Result<(), GenerateError> {
     let names = manual_names(cred, now);
     for slot in &cred.slots {
-        let bad = |reason: String| GenerateError::BadValue { slot: slot.name.clone(), reason };
+        let bad = |reason: String| GenerateError::BadValue {
+            slot: slot.name.clone(),
+            reason,
+        };
         let Some(v) = supplied.get(&slot.name) else {
             return Err(bad("no value was given".into()));
         };
@@ -80,7 +103,10 @@ pub fn check_supplied(
             return Err(bad("the value is empty".into()));
         }
         if !v.expose().starts_with(slot.prefix.as_bytes()) {
-            return Err(bad(format!("the value must start with the slot's prefix {:?}", slot.prefix)));
+            return Err(bad(format!(
+                "the value must start with the slot's prefix {:?}",
+                slot.prefix
+            )));
         }
         if let Some(name) = names.get(&slot.name)
             && !v.expose().starts_with(name.as_bytes())
@@ -93,7 +119,10 @@ pub fn check_supplied(
     }
     for slot in supplied.0.keys() {
         if cred.slot(slot).is_none() {
-            return Err(GenerateError::BadValue { slot: slot.clone(), reason: "there is no such slot".into() });
+            return Err(GenerateError::BadValue {
+                slot: slot.clone(),
+                reason: "there is no such slot".into(),
+            });
         }
     }
     Ok(())
@@ -166,14 +195,23 @@ mod tests {
             counts[i] += 1;
         }
         // 1,250 expected per digit; a biased draw would skew some by far more than this.
-        assert!(counts.iter().all(|&c| (1_050..1_450).contains(&c)), "{counts:?}");
-        assert_ne!(random_chars(40, Alphabet::Alphanumeric).unwrap(), random_chars(40, Alphabet::Alphanumeric).unwrap());
+        assert!(
+            counts.iter().all(|&c| (1_050..1_450).contains(&c)),
+            "{counts:?}"
+        );
+        assert_ne!(
+            random_chars(40, Alphabet::Alphanumeric).unwrap(),
+            random_chars(40, Alphabet::Alphanumeric).unwrap()
+        );
     }
 
     #[test]
     fn dates_format_like_strftime() {
         let t = time::macros::datetime!(2026-11-04 07:05:09 UTC);
         assert_eq!(format_date(t, "%d-%m-%Y"), "04-11-2026");
-        assert_eq!(format_date(t, "APP-%Y%m%dT%H%M%S-%%"), "APP-20261104T070509-%");
+        assert_eq!(
+            format_date(t, "APP-%Y%m%dT%H%M%S-%%"),
+            "APP-20261104T070509-%"
+        );
     }
 }

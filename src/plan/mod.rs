@@ -27,8 +27,12 @@ impl Plan<'_> {
         };
         for p in later {
             out.push(match p {
-                Phase::Switch => "switch: use locations move to the new values, then the same rollout".to_owned(),
-                Phase::Remove => "remove: accept lists drop the old values, then the same rollout".to_owned(),
+                Phase::Switch => {
+                    "switch: use locations move to the new values, then the same rollout".to_owned()
+                }
+                Phase::Remove => {
+                    "remove: accept lists drop the old values, then the same rollout".to_owned()
+                }
                 other => other.to_string(),
             });
         }
@@ -39,8 +43,21 @@ impl Plan<'_> {
     pub fn render_text(&self) -> String {
         let c = self.credential;
         let mut out = String::new();
-        let _ = writeln!(out, "{} · {} · rotation {}", c.name, self.change.phase, self.rotation);
-        let _ = writeln!(out, "owner {} · max age {}{}", c.owner, c.max_age, c.preset.as_ref().map(|p| format!(" · preset {p}")).unwrap_or_default());
+        let _ = writeln!(
+            out,
+            "{} · {} · rotation {}",
+            c.name, self.change.phase, self.rotation
+        );
+        let _ = writeln!(
+            out,
+            "owner {} · max age {}{}",
+            c.owner,
+            c.max_age,
+            c.preset
+                .as_ref()
+                .map(|p| format!(" · preset {p}"))
+                .unwrap_or_default()
+        );
         out.push_str("\nChanges\n");
         for l in &self.change.locations {
             let _ = writeln!(out, "  {}  ({})", l.location, role(l));
@@ -74,12 +91,36 @@ impl Plan<'_> {
     pub fn render_markdown(&self) -> String {
         let c = self.credential;
         let mut out = String::new();
-        let _ = writeln!(out, "### `{}`: {} (rotation `{}`)\n", c.name, self.change.phase, self.rotation);
-        let _ = writeln!(out, "Owner {} · max age {}{}\n", c.owner, c.max_age, c.preset.as_ref().map(|p| format!(" · preset `{p}`")).unwrap_or_default());
+        let _ = writeln!(
+            out,
+            "### `{}`: {} (rotation `{}`)\n",
+            c.name, self.change.phase, self.rotation
+        );
+        let _ = writeln!(
+            out,
+            "Owner {} · max age {}{}\n",
+            c.owner,
+            c.max_age,
+            c.preset
+                .as_ref()
+                .map(|p| format!(" · preset `{p}`"))
+                .unwrap_or_default()
+        );
         out.push_str("| location | role | before | after |\n| --- | --- | --- | --- |\n");
         for l in &self.change.locations {
-            let after = if l.changed() { shown_md(&l.after) } else { "unchanged".to_owned() };
-            let _ = writeln!(out, "| `{}` | {} | {} | {} |", l.location, role(l), shown_md(&l.before), after);
+            let after = if l.changed() {
+                shown_md(&l.after)
+            } else {
+                "unchanged".to_owned()
+            };
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} |",
+                l.location,
+                role(l),
+                shown_md(&l.before),
+                after
+            );
         }
         out.push_str("\nValues are shown as the first 12 hex digits of their SHA-256.\n");
         if !self.change.recipients.is_empty() {
@@ -142,10 +183,26 @@ fn shown_md(values: &[Shown]) -> String {
 
 fn describe_step(step: &Step) -> String {
     match step {
-        Step::Wave { name, checks, timeout } => format!("wave {name}: {} (timeout {timeout})", checks.join(", ")),
-        Step::Gate { name, confirm, instructions, timeout } => {
-            let what = if instructions.is_empty() { String::new() } else { format!("; {instructions}") };
-            format!("gate {name}: confirmed by {}{what} (timeout {timeout})", confirm.join(", "))
+        Step::Wave {
+            name,
+            checks,
+            timeout,
+        } => format!("wave {name}: {} (timeout {timeout})", checks.join(", ")),
+        Step::Gate {
+            name,
+            confirm,
+            instructions,
+            timeout,
+        } => {
+            let what = if instructions.is_empty() {
+                String::new()
+            } else {
+                format!("; {instructions}")
+            };
+            format!(
+                "gate {name}: confirmed by {}{what} (timeout {timeout})",
+                confirm.join(", ")
+            )
         }
     }
 }

@@ -13,16 +13,20 @@ impl Span {
         let t = text.trim();
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
-        let n: i64 = num
-            .parse()
-            .map_err(|_| format!("{text:?} is not a duration: write a number and a unit, like 90d, 12h, 30m"))?;
+        let n: i64 = num.parse().map_err(|_| {
+            format!("{text:?} is not a duration: write a number and a unit, like 90d, 12h, 30m")
+        })?;
         let d = match unit {
             "s" => time::Duration::seconds(n),
             "m" => time::Duration::minutes(n),
             "h" => time::Duration::hours(n),
             "d" => time::Duration::days(n),
             "w" => time::Duration::weeks(n),
-            _ => return Err(format!("{text:?} has an unknown unit: use s, m, h, d or w (like 90d)")),
+            _ => {
+                return Err(format!(
+                    "{text:?} has an unknown unit: use s, m, h, d or w (like 90d)"
+                ));
+            }
         };
         if n == 0 {
             return Err(format!("{text:?} is zero; a duration must be positive"));
@@ -34,10 +38,16 @@ impl Span {
 impl fmt::Display for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.0.whole_seconds();
-        let (n, unit) = [(604_800, "w"), (86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")]
-            .into_iter()
-            .find(|(u, _)| s % u == 0)
-            .map_or((s, "s"), |(u, name)| (s / u, name));
+        let (n, unit) = [
+            (604_800, "w"),
+            (86_400, "d"),
+            (3_600, "h"),
+            (60, "m"),
+            (1, "s"),
+        ]
+        .into_iter()
+        .find(|(u, _)| s % u == 0)
+        .map_or((s, "s"), |(u, name)| (s / u, name));
         write!(f, "{n}{unit}")
     }
 }

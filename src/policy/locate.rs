@@ -73,7 +73,9 @@ pub struct Locator<'a> {
 
 impl<'a> Locator<'a> {
     pub fn new(file: &'a str, text: &'a str) -> Self {
-        let doc = yaml::parse(text).ok().and_then(|docs| docs.into_iter().next());
+        let doc = yaml::parse(text)
+            .ok()
+            .and_then(|docs| docs.into_iter().next());
         Self { file, text, doc }
     }
 
@@ -86,8 +88,12 @@ impl<'a> Locator<'a> {
         for step in &path.0 {
             let next = match (node, step) {
                 (None, FieldStep::Key(k)) => doc.root.get(k).map(|e| (e.key_span.start, &e.value)),
-                (Some(Node::Map(m)), FieldStep::Key(k)) => m.get(k).map(|e| (e.key_span.start, &e.value)),
-                (Some(Node::List(l)), FieldStep::Index(i)) => l.items.get(*i).map(|it| (it.node.start(), &it.node)),
+                (Some(Node::Map(m)), FieldStep::Key(k)) => {
+                    m.get(k).map(|e| (e.key_span.start, &e.value))
+                }
+                (Some(Node::List(l)), FieldStep::Index(i)) => {
+                    l.items.get(*i).map(|it| (it.node.start(), &it.node))
+                }
                 _ => None,
             };
             match next {

@@ -207,7 +207,10 @@ impl Serialize for ValueFormat {
         match self {
             ValueFormat::Scalar => ValueFormatRepr::Name(FormatName::Scalar).serialize(s),
             ValueFormat::List => ValueFormatRepr::Name(FormatName::List).serialize(s),
-            ValueFormat::Delimited(sep) => ValueFormatRepr::Delimited(Delimited { delimited: sep.clone() }).serialize(s),
+            ValueFormat::Delimited(sep) => ValueFormatRepr::Delimited(Delimited {
+                delimited: sep.clone(),
+            })
+            .serialize(s),
         }
     }
 }

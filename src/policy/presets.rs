@@ -5,11 +5,23 @@ use super::model::CredentialSpec;
 
 /// Every preset: its name (as in `extends:`) and its YAML.
 pub const PRESETS: &[(&str, &str)] = &[
-    ("api-token-slots", include_str!("../../policies/api-token-slots.yaml")),
+    (
+        "api-token-slots",
+        include_str!("../../policies/api-token-slots.yaml"),
+    ),
     ("dual-value", include_str!("../../policies/dual-value.yaml")),
-    ("dated-provider-key", include_str!("../../policies/dated-provider-key.yaml")),
-    ("terraform-rotated-date", include_str!("../../policies/terraform-rotated-date.yaml")),
-    ("random-password", include_str!("../../policies/random-password.yaml")),
+    (
+        "dated-provider-key",
+        include_str!("../../policies/dated-provider-key.yaml"),
+    ),
+    (
+        "terraform-rotated-date",
+        include_str!("../../policies/terraform-rotated-date.yaml"),
+    ),
+    (
+        "random-password",
+        include_str!("../../policies/random-password.yaml"),
+    ),
 ];
 
 /// Parses a preset by name. `None` if there is no such preset.

@@ -7,7 +7,8 @@ use regex::Regex;
 use super::duration::Span;
 use super::locate::{FieldPath, Locator};
 use super::model::{
-    ConfigFile, CredentialSpec, GeneratorSpec, InsertAt, PathStep, Role, RolloutStepSpec, SwitchMode, ValueFormat,
+    ConfigFile, CredentialSpec, GeneratorSpec, InsertAt, PathStep, Role, RolloutStepSpec,
+    SwitchMode, ValueFormat,
 };
 use super::{Problem, Problems, presets};
 use crate::sops::TreePath;
@@ -92,14 +93,13 @@ impl Location {
     pub fn describe(&self) -> String {
         match &self.target {
             Target::Sops(p) => {
-                let steps: Vec<String> = p
-                    .0
-                    .iter()
-                    .map(|s| match s {
-                        Segment::Key(k) => k.clone(),
-                        Segment::Index(i) => i.to_string(),
-                    })
-                    .collect();
+                let steps: Vec<String> =
+                    p.0.iter()
+                        .map(|s| match s {
+                            Segment::Key(k) => k.clone(),
+                            Segment::Index(i) => i.to_string(),
+                        })
+                        .collect();
                 format!("{}:{}", self.file, steps.join("."))
             }
             Target::Pattern(_) => format!("{} (pattern)", self.file),
@@ -134,13 +134,23 @@ pub(super) fn resolve(raw: ConfigFile, loc: &Locator<'_>) -> Result<Config, Prob
     let mut problems = Vec::new();
     let root = FieldPath::root();
     if raw.version != 1 {
-        problems.push(loc.problem(&root.key("version"), format!("version {} is not supported; use 1", raw.version)));
+        problems.push(loc.problem(
+            &root.key("version"),
+            format!("version {} is not supported; use 1", raw.version),
+        ));
     }
     let mut credentials = Vec::new();
     for (name, spec) in &raw.credentials {
         let field = root.key("credentials").key(name);
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-            problems.push(loc.problem(&field, "credential names use lowercase letters, digits and `-` (they become branch names)"));
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            problems.push(loc.problem(
+                &field,
+                "credential names use lowercase letters, digits and `-` (they become branch names)",
+            ));
             continue;
         }
         if let Some(c) = credential(name, spec, &raw, &field, loc, &mut problems) {
@@ -151,7 +161,10 @@ pub(super) fn resolve(raw: ConfigFile, loc: &Locator<'_>) -> Result<Config, Prob
         problems.push(loc.problem(&root.key("credentials"), "no credentials are defined"));
     }
     if problems.is_empty() {
-        Ok(Config { credentials, labels: raw.defaults.labels })
+        Ok(Config {
+            credentials,
+            labels: raw.defaults.labels,
+        })
     } else {
         problems.sort_by_key(|p| (p.line, p.column));
         Err(Problems(problems))
@@ -178,7 +191,10 @@ fn credential(
             None => {
                 problems.push(loc.problem(
                     &field.key("extends"),
-                    format!("no preset named {p:?}; the presets are {}", presets::names().join(", ")),
+                    format!(
+                        "no preset named {p:?}; the presets are {}",
+                        presets::names().join(", ")
+                    ),
                 ));
                 return None;
             }
@@ -195,34 +211,58 @@ fn credential(
     let rollout = pick(&spec.rollout, &preset.rollout).unwrap_or_default();
 
     let owner = owner.unwrap_or_else(|| {
-        problems.push(loc.problem(field, "`owner` is missing: name the team that owns this credential"));
+        problems.push(loc.problem(
+            field,
+            "`owner` is missing: name the team that owns this credential",
+        ));
         String::new()
     });
     let max_age = max_age.unwrap_or_else(|| {
-        problems.push(loc.problem(field, "`max_age` is missing: set it here or under `defaults`"));
+        problems.push(loc.problem(
+            field,
+            "`max_age` is missing: set it here or under `defaults`",
+        ));
         Span(time::Duration::days(90))
     });
     let Some(generator) = generator else {
-        problems.push(loc.problem(field, "`generator` is missing (or `extends` a preset that has one)"));
+        problems.push(loc.problem(
+            field,
+            "`generator` is missing (or `extends` a preset that has one)",
+        ));
         return None;
     };
 
     let slots: Vec<Slot> = match slots {
-        None => vec![Slot { name: "default".into(), prefix: String::new() }],
-        Some(list) => list.into_iter().map(|s| Slot { name: s.name, prefix: s.prefix }).collect(),
+        None => vec![Slot {
+            name: "default".into(),
+            prefix: String::new(),
+        }],
+        Some(list) => list
+            .into_iter()
+            .map(|s| Slot {
+                name: s.name,
+                prefix: s.prefix,
+            })
+            .collect(),
     };
     check_slots(&slots, &field.key("slots"), loc, problems);
     if let GeneratorSpec::Manual { names, .. } = &generator {
         for slot in names.keys() {
             if !slots.iter().any(|s| &s.name == slot) {
-                problems.push(loc.problem(&field.key("generator").key("names").key(slot), format!("there is no slot {slot:?}")));
+                problems.push(loc.problem(
+                    &field.key("generator").key("names").key(slot),
+                    format!("there is no slot {slot:?}"),
+                ));
             }
         }
     }
     if let GeneratorSpec::Random { length, .. } = &generator
         && *length < 16
     {
-        problems.push(loc.problem(&field.key("generator").key("length"), "random values need at least 16 characters"));
+        problems.push(loc.problem(
+            &field.key("generator").key("length"),
+            "random values need at least 16 characters",
+        ));
     }
 
     let mut resolved_locations = Vec::new();
@@ -242,7 +282,10 @@ fn credential(
             None => l.role == Role::Accept || slots.len() == 1,
         });
         if !used {
-            problems.push(loc.problem(&field.key("slots"), format!("slot {:?} is used by no location", slot.name)));
+            problems.push(loc.problem(
+                &field.key("slots"),
+                format!("slot {:?} is used by no location", slot.name),
+            ));
         }
     }
     let rollout = steps(&rollout, &field.key("rollout"), loc, problems);
@@ -278,18 +321,29 @@ fn check_slots(slots: &[Slot], field: &FieldPath, loc: &Locator<'_>, problems: &
         }
         for b in slots.iter().skip(i + 1) {
             if a.name == b.name {
-                problems.push(loc.problem(&field.index(i).key("name"), format!("slot {:?} is defined twice", a.name)));
+                problems.push(loc.problem(
+                    &field.index(i).key("name"),
+                    format!("slot {:?} is defined twice", a.name),
+                ));
             }
-            if !a.prefix.is_empty() && (a.prefix.starts_with(&b.prefix) || b.prefix.starts_with(&a.prefix)) {
+            if !a.prefix.is_empty()
+                && (a.prefix.starts_with(&b.prefix) || b.prefix.starts_with(&a.prefix))
+            {
                 problems.push(loc.problem(
                     &field.index(i).key("prefix"),
-                    format!("prefixes {:?} and {:?} overlap, so values could not be told apart", a.prefix, b.prefix),
+                    format!(
+                        "prefixes {:?} and {:?} overlap, so values could not be told apart",
+                        a.prefix, b.prefix
+                    ),
                 ));
             }
         }
     }
     if slots.len() > 1 && slots.iter().any(|s| s.prefix.is_empty()) {
-        problems.push(loc.problem(field, "with several slots every slot needs a prefix, which tells their values apart"));
+        problems.push(loc.problem(
+            field,
+            "with several slots every slot needs a prefix, which tells their values apart",
+        ));
     }
 }
 
@@ -303,7 +357,10 @@ fn location(
     let before = problems.len();
     let file = spec.file.trim();
     if file.is_empty() || file.starts_with('/') || file.split('/').any(|p| p == ".." || p == ".") {
-        problems.push(loc.problem(&field.key("file"), "give a path relative to the repository root, without `..`"));
+        problems.push(loc.problem(
+            &field.key("file"),
+            "give a path relative to the repository root, without `..`",
+        ));
     }
     let target = match (&spec.path, &spec.pattern) {
         (Some(path), None) if !path.is_empty() => Some(Target::Sops(TreePath(
@@ -317,22 +374,39 @@ fn location(
         (None, Some(pattern)) => match Regex::new(pattern) {
             Ok(re) if re.capture_names().any(|n| n == Some("value")) => Some(Target::Pattern(re)),
             Ok(_) => {
-                problems.push(loc.problem(&field.key("pattern"), "the pattern needs a named group `(?P<value>...)` around the value"));
+                problems.push(loc.problem(
+                    &field.key("pattern"),
+                    "the pattern needs a named group `(?P<value>...)` around the value",
+                ));
                 None
             }
             Err(e) => {
                 let why = e.to_string();
-                let why = why.lines().last().unwrap_or_default().trim_start_matches("error: ").to_owned();
-                problems.push(loc.problem(&field.key("pattern"), format!("not a valid regular expression: {why}")));
+                let why = why
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .trim_start_matches("error: ")
+                    .to_owned();
+                problems.push(loc.problem(
+                    &field.key("pattern"),
+                    format!("not a valid regular expression: {why}"),
+                ));
                 None
             }
         },
         (Some(_), Some(_)) => {
-            problems.push(loc.problem(field, "set `path` (in a SOPS file) or `pattern` (in a plain file), not both"));
+            problems.push(loc.problem(
+                field,
+                "set `path` (in a SOPS file) or `pattern` (in a plain file), not both",
+            ));
             None
         }
         _ => {
-            problems.push(loc.problem(field, "set `path` (keys inside a SOPS file) or `pattern` (in a plain file)"));
+            problems.push(loc.problem(
+                field,
+                "set `path` (keys inside a SOPS file) or `pattern` (in a plain file)",
+            ));
             None
         }
     };
@@ -340,18 +414,30 @@ fn location(
         && !slots.iter().any(|s| &s.name == slot)
     {
         let known: Vec<&str> = slots.iter().map(|s| s.name.as_str()).collect();
-        problems.push(loc.problem(&field.key("slot"), format!("there is no slot {slot:?} (slots: {})", known.join(", "))));
+        problems.push(loc.problem(
+            &field.key("slot"),
+            format!("there is no slot {slot:?} (slots: {})", known.join(", ")),
+        ));
     }
     if spec.role == Role::Use {
         if spec.format != ValueFormat::Scalar {
-            problems.push(loc.problem(&field.key("format"), "a use location holds one value: leave `format` as scalar"));
+            problems.push(loc.problem(
+                &field.key("format"),
+                "a use location holds one value: leave `format` as scalar",
+            ));
         }
         if spec.slot.is_none() && slots.len() > 1 {
-            problems.push(loc.problem(field, "a use location of a credential with several slots needs `slot`"));
+            problems.push(loc.problem(
+                field,
+                "a use location of a credential with several slots needs `slot`",
+            ));
         }
     }
     if spec.role == Role::Accept && spec.format == ValueFormat::Scalar {
-        problems.push(loc.problem(&field.key("format"), "an accept location holds several values: use `list` or `{ delimited: \",\" }`"));
+        problems.push(loc.problem(
+            &field.key("format"),
+            "an accept location holds several values: use `list` or `{ delimited: \",\" }`",
+        ));
     }
     if let ValueFormat::Delimited(sep) = &spec.format
         && sep.is_empty()
@@ -359,7 +445,10 @@ fn location(
         problems.push(loc.problem(&field.key("format"), "the separator is empty"));
     }
     if matches!(spec.pattern, Some(_)) && spec.role == Role::Accept {
-        problems.push(loc.problem(&field.key("role"), "a pattern location holds one value: its role is `use`"));
+        problems.push(loc.problem(
+            &field.key("role"),
+            "a pattern location holds one value: its role is `use`",
+        ));
     }
     if problems.len() > before {
         return None;
@@ -375,7 +464,12 @@ fn location(
     })
 }
 
-fn steps(specs: &[RolloutStepSpec], field: &FieldPath, loc: &Locator<'_>, problems: &mut Vec<Problem>) -> Vec<Step> {
+fn steps(
+    specs: &[RolloutStepSpec],
+    field: &FieldPath,
+    loc: &Locator<'_>,
+    problems: &mut Vec<Problem>,
+) -> Vec<Step> {
     let mut out: Vec<Step> = Vec::new();
     for (i, s) in specs.iter().enumerate() {
         let f = field.index(i);
@@ -385,7 +479,10 @@ fn steps(specs: &[RolloutStepSpec], field: &FieldPath, loc: &Locator<'_>, proble
                     problems.push(loc.problem(&f, format!("wave {name:?} names no `checks`")));
                 }
                 if !s.confirm.is_empty() || s.instructions.is_some() {
-                    problems.push(loc.problem(&f, "`confirm` and `instructions` belong to gates, not waves"));
+                    problems.push(loc.problem(
+                        &f,
+                        "`confirm` and `instructions` belong to gates, not waves",
+                    ));
                 }
                 Step::Wave {
                     name: name.clone(),
@@ -395,10 +492,13 @@ fn steps(specs: &[RolloutStepSpec], field: &FieldPath, loc: &Locator<'_>, proble
             }
             (None, Some(name)) => {
                 if s.confirm.is_empty() {
-                    problems.push(loc.problem(&f, format!("gate {name:?} says nobody may `confirm` it")));
+                    problems.push(
+                        loc.problem(&f, format!("gate {name:?} says nobody may `confirm` it")),
+                    );
                 }
                 if !s.checks.is_empty() {
-                    problems.push(loc.problem(&f.key("checks"), "`checks` belong to waves, not gates"));
+                    problems
+                        .push(loc.problem(&f.key("checks"), "`checks` belong to waves, not gates"));
                 }
                 Step::Gate {
                     name: name.clone(),
@@ -408,7 +508,10 @@ fn steps(specs: &[RolloutStepSpec], field: &FieldPath, loc: &Locator<'_>, proble
                 }
             }
             _ => {
-                problems.push(loc.problem(&f, "each rollout step is a `wave` (with checks) or a `gate` (with confirm)"));
+                problems.push(loc.problem(
+                    &f,
+                    "each rollout step is a `wave` (with checks) or a `gate` (with confirm)",
+                ));
                 continue;
             }
         };

@@ -3,27 +3,42 @@
 //! locations match exactly once.
 
 use crate::policy::{Config, Problem, Target};
-use crate::sops::{Format, Identities, SopsFile};
 use crate::repo::Files;
+use crate::sops::{Format, Identities, SopsFile};
 
 /// Every problem of `config` against `files`; empty when all is well.
-pub fn check(config: &Config, config_file: &str, config_text: &str, files: &dyn Files, ids: &Identities) -> Vec<Problem> {
+pub fn check(
+    config: &Config,
+    config_file: &str,
+    config_text: &str,
+    files: &dyn Files,
+    ids: &Identities,
+) -> Vec<Problem> {
     let locator = super::locate::Locator::new(config_file, config_text);
     let mut problems = Vec::new();
     for cred in &config.credentials {
         for l in &cred.locations {
             let Some(bytes) = files.read(&l.file) else {
-                problems.push(locator.problem(&l.field.key("file"), format!("{} does not exist in the repository", l.file)));
+                problems.push(locator.problem(
+                    &l.field.key("file"),
+                    format!("{} does not exist in the repository", l.file),
+                ));
                 continue;
             };
             let Ok(text) = String::from_utf8(bytes) else {
-                problems.push(locator.problem(&l.field.key("file"), format!("{} is not UTF-8 text", l.file)));
+                problems.push(locator.problem(
+                    &l.field.key("file"),
+                    format!("{} is not UTF-8 text", l.file),
+                ));
                 continue;
             };
             match &l.target {
                 Target::Sops(path) => {
                     let Some(format) = Format::from_path(std::path::Path::new(&l.file)) else {
-                        problems.push(locator.problem(&l.field.key("file"), "SOPS files must end in .yaml, .yml, .json or .env"));
+                        problems.push(locator.problem(
+                            &l.field.key("file"),
+                            "SOPS files must end in .yaml, .yml, .json or .env",
+                        ));
                         continue;
                     };
                     let opened = SopsFile::parse(text, format).and_then(|f| {
@@ -36,16 +51,28 @@ pub fn check(config: &Config, config_file: &str, config_text: &str, files: &dyn 
                             &l.field.key("path"),
                             format!("{path} in {} is a map or list, not a value", l.file),
                         )),
-                        Ok(Err(e)) | Err(e) => problems.push(locator.problem(&l.field, format!("keyroll cannot use {}: {e}", l.file))),
+                        Ok(Err(e)) | Err(e) => problems.push(
+                            locator
+                                .problem(&l.field, format!("keyroll cannot use {}: {e}", l.file)),
+                        ),
                     }
                 }
                 Target::Pattern(re) => {
                     if SopsFile::parse(text.clone(), Format::Yaml).is_ok() {
-                        problems.push(locator.problem(&l.field.key("pattern"), format!("{} is a SOPS file: use `path`", l.file)));
+                        problems.push(locator.problem(
+                            &l.field.key("pattern"),
+                            format!("{} is a SOPS file: use `path`", l.file),
+                        ));
                     }
                     let n = re.captures_iter(&text).count();
                     if n != 1 {
-                        problems.push(locator.problem(&l.field.key("pattern"), format!("the pattern matches {n} times in {}; it must match exactly once", l.file)));
+                        problems.push(locator.problem(
+                            &l.field.key("pattern"),
+                            format!(
+                                "the pattern matches {n} times in {}; it must match exactly once",
+                                l.file
+                            ),
+                        ));
                     }
                 }
             }

@@ -52,7 +52,9 @@ impl Files for WorkTree {
 
     fn list(&self) -> Vec<String> {
         fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) {
-            let Ok(entries) = std::fs::read_dir(dir) else { return };
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
             let mut entries: Vec<_> = entries.flatten().collect();
             entries.sort_by_key(|e| e.file_name());
             for e in entries {
@@ -60,7 +62,11 @@ impl Files for WorkTree {
                 if name == ".git" {
                     continue;
                 }
-                let rel = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+                let rel = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}/{name}")
+                };
                 match e.file_type() {
                     Ok(t) if t.is_dir() => walk(&e.path(), &rel, out),
                     Ok(t) if t.is_file() => out.push(rel),
@@ -84,7 +90,12 @@ pub struct CommitFiles {
 
 impl std::fmt::Debug for CommitFiles {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "CommitFiles({} @ {})", self.repo_path.display(), self.commit)
+        write!(
+            f,
+            "CommitFiles({} @ {})",
+            self.repo_path.display(),
+            self.commit
+        )
     }
 }
 
@@ -136,7 +147,8 @@ pub struct RotationCommit {
 
 impl Repo {
     pub fn open(dir: &Path) -> Result<Self, RepoError> {
-        let repo = Repository::open(dir).map_err(|_| RepoError::NotARepository(dir.display().to_string()))?;
+        let repo = Repository::open(dir)
+            .map_err(|_| RepoError::NotARepository(dir.display().to_string()))?;
         if repo.head().is_err() {
             return Err(RepoError::NotARepository(dir.display().to_string()));
         }
@@ -147,16 +159,22 @@ impl Repo {
     pub fn head_files(&self) -> Result<CommitFiles, RepoError> {
         let commit = self.repo.head()?.peel_to_commit()?;
         let mut files = BTreeMap::new();
-        commit.tree()?.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
-            if entry.kind() == Some(git2::ObjectType::Blob)
-                && let Ok(name) = entry.name()
-            {
-                files.insert(format!("{dir}{name}"), entry.id());
-            }
-            git2::TreeWalkResult::Ok
-        })?;
+        commit
+            .tree()?
+            .walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+                if entry.kind() == Some(git2::ObjectType::Blob)
+                    && let Ok(name) = entry.name()
+                {
+                    files.insert(format!("{dir}{name}"), entry.id());
+                }
+                git2::TreeWalkResult::Ok
+            })?;
         let repo_path = self.repo.path().to_path_buf();
-        Ok(CommitFiles { repo_path, commit: commit.id(), files })
+        Ok(CommitFiles {
+            repo_path,
+            commit: commit.id(),
+            files,
+        })
     }
 
     /// Commits `changes` (path to new content) on top of `base` as a new branch. The working
@@ -184,9 +202,15 @@ impl Repo {
             .repo
             .signature()
             .or_else(|_| Signature::now("keyroll", "keyroll@localhost"))?;
-        let commit = self.repo.commit(None, &signature, &signature, message, &tree, &[&parent])?;
-        self.repo.reference(&refname, commit, false, "keyroll: rotation branch")?;
-        Ok(Committed { branch: branch.to_owned(), commit })
+        let commit = self
+            .repo
+            .commit(None, &signature, &signature, message, &tree, &[&parent])?;
+        self.repo
+            .reference(&refname, commit, false, "keyroll: rotation branch")?;
+        Ok(Committed {
+            branch: branch.to_owned(),
+            commit,
+        })
     }
 
     /// Names of local branches under `prefix` (e.g. `keyroll/`).
@@ -211,7 +235,9 @@ impl Repo {
         let mut out = Vec::new();
         for oid in walk {
             let commit = self.repo.find_commit(oid?)?;
-            let Ok(message) = commit.message() else { continue };
+            let Ok(message) = commit.message() else {
+                continue;
+            };
             let trailers = git2::message_trailers_strs(message)?;
             let mut cred = None;
             let mut rotation = None;
@@ -227,14 +253,22 @@ impl Repo {
             if cred.as_deref() == Some(credential)
                 && let Some(rotation) = rotation
             {
-                out.push(RotationCommit { commit: commit.id(), time: commit_time(&commit), rotation, phase });
+                out.push(RotationCommit {
+                    commit: commit.id(),
+                    time: commit_time(&commit),
+                    rotation,
+                    phase,
+                });
             }
         }
         Ok(out)
     }
 
     /// The newest commit reachable from HEAD that changed any of `paths`.
-    pub fn last_change_to(&self, paths: &[&str]) -> Result<Option<(Oid, time::OffsetDateTime)>, RepoError> {
+    pub fn last_change_to(
+        &self,
+        paths: &[&str],
+    ) -> Result<Option<(Oid, time::OffsetDateTime)>, RepoError> {
         let mut walk = self.repo.revwalk()?;
         walk.push_head()?;
         for oid in walk {
@@ -243,7 +277,10 @@ impl Repo {
             let parent_tree = commit.parent(0).ok().map(|p| p.tree()).transpose()?;
             for path in paths {
                 let now = tree.get_path(Path::new(path)).ok().map(|e| e.id());
-                let before = parent_tree.as_ref().and_then(|t| t.get_path(Path::new(path)).ok()).map(|e| e.id());
+                let before = parent_tree
+                    .as_ref()
+                    .and_then(|t| t.get_path(Path::new(path)).ok())
+                    .map(|e| e.id());
                 if now.is_some() && now != before {
                     return Ok(Some((commit.id(), commit_time(&commit))));
                 }
@@ -254,5 +291,6 @@ impl Repo {
 }
 
 fn commit_time(commit: &git2::Commit<'_>) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp(commit.time().seconds()).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    time::OffsetDateTime::from_unix_timestamp(commit.time().seconds())
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }

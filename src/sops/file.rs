@@ -91,7 +91,10 @@ impl SopsFile {
 
     /// Opens this file with the data key of `other` (the same file before an edit), which
     /// saves decrypting the key again.
-    pub(crate) fn open_with_same_key(&self, other: &OpenedFile<'_>) -> Result<OpenedFile<'_>, SopsError> {
+    pub(crate) fn open_with_same_key(
+        &self,
+        other: &OpenedFile<'_>,
+    ) -> Result<OpenedFile<'_>, SopsError> {
         self.open_with_key(other.key.clone())
     }
 
@@ -318,17 +321,27 @@ impl OpenedFile<'_> {
 
     /// The values at `path`: the one value of a scalar, or each value of a list of scalars
     /// (nulls left out). `None` when `path` is a map.
-    pub fn values(&self, path: &super::path::TreePath) -> Result<Option<Vec<&PlainValue>>, SopsError> {
+    pub fn values(
+        &self,
+        path: &super::path::TreePath,
+    ) -> Result<Option<Vec<&PlainValue>>, SopsError> {
         Ok(match super::edit::locate(self.file, path)? {
-            super::edit::Target::Scalar(span) => Some(self.value_at_span(&span).into_iter().collect()),
-            super::edit::Target::List(spans) => Some(spans.iter().filter_map(|s| self.value_at_span(s)).collect()),
+            super::edit::Target::Scalar(span) => {
+                Some(self.value_at_span(&span).into_iter().collect())
+            }
+            super::edit::Target::List(spans) => {
+                Some(spans.iter().filter_map(|s| self.value_at_span(s)).collect())
+            }
             super::edit::Target::Container => None,
         })
     }
 
     fn value_at_span(&self, span: &Range<usize>) -> Option<&PlainValue> {
         let i = self.leaves.partition_point(|l| l.span.start < span.start);
-        self.leaves.get(i).filter(|l| l.span == *span).and_then(|l| l.value.as_ref())
+        self.leaves
+            .get(i)
+            .filter(|l| l.span == *span)
+            .and_then(|l| l.value.as_ref())
     }
 
     /// Every value with its key path (`data_api.auth_tokens`; list items share their list's
@@ -360,7 +373,12 @@ impl OpenedFile<'_> {
 
     /// The age recipients of the file, for plans and messages.
     pub fn recipients(&self) -> Vec<String> {
-        self.file.meta.age_recipients().into_iter().map(str::to_owned).collect()
+        self.file
+            .meta
+            .age_recipients()
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
     }
 }
 

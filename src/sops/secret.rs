@@ -153,7 +153,9 @@ impl DataKey {
     }
 
     /// The cipher for sops's 32-byte IVs.
-    pub(crate) fn cipher(&self) -> &aes_gcm::AesGcm<aes_gcm::aes::Aes256, aes_gcm::aead::consts::U32> {
+    pub(crate) fn cipher(
+        &self,
+    ) -> &aes_gcm::AesGcm<aes_gcm::aes::Aes256, aes_gcm::aead::consts::U32> {
         &self.cipher
     }
 }

@@ -1,0 +1,621 @@
+//! Rotations of a local checkout through the CLI, on a git copy of the demo credentials
+//! repository: every preset's credential goes through add, a merge, and remove; every file
+//! keyroll writes is read back by the real `sops -d`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::*;
+use keyroll::policy::{self, Role, Target};
+
+/// Every plaintext value of the demo repository, to check no output ever shows one.
+const DEMO_SECRETS: &[&str] = &[
+    "old-app-token-6f1c",
+    "old-jenkins-token-93ad",
+    "old-dev-token-0b7e",
+    "old-search-app-2d41",
+    "latest-session-key-4b1d",
+    "old-database-password-c3f8",
+    "PRODUCTION-2026-05-01-5d2f0c",
+    "LIVE-2026-05-01-a9e3",
+];
+
+struct Demo {
+    dir: tempfile::TempDir,
+    repo: git2::Repository,
+    /// `master` or `main`, as this machine's git configuration makes it.
+    default_branch: String,
+}
+
+impl Demo {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        copy_tree(&fixture("demo-credentials"), dir.path());
+        let repo = git2::Repository::init(dir.path()).unwrap();
+        {
+            let mut index = repo.index().unwrap();
+            index
+                .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+                .unwrap();
+            index.write().unwrap();
+            let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+            let sig = git2::Signature::now("demo", "demo@example.com").unwrap();
+            repo.commit(Some("HEAD"), &sig, &sig, "demo credentials", &tree, &[])
+                .unwrap();
+        }
+        let mut config = repo.config().unwrap();
+        config.set_str("user.name", "demo").unwrap();
+        config.set_str("user.email", "demo@example.com").unwrap();
+        let default_branch = repo.head().unwrap().shorthand().unwrap().to_owned();
+        Self {
+            dir,
+            repo,
+            default_branch,
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn keyroll(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyroll"));
+        cmd.args(args)
+            .arg("--repo")
+            .arg(self.path())
+            .env("SOPS_AGE_KEY_FILE", fixture("demo-age-key.txt"))
+            .env_remove("SOPS_AGE_KEY")
+            .env_remove("KEYROLL_AGE_IDENTITY_FILE")
+            .env("HOME", self.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        if let Some(input) = stdin {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    }
+
+    fn head(&self) -> git2::Oid {
+        self.repo.head().unwrap().peel_to_commit().unwrap().id()
+    }
+
+    fn file_at(&self, commit: git2::Oid, path: &str) -> String {
+        let tree = self.repo.find_commit(commit).unwrap().tree().unwrap();
+        let entry = tree.get_path(Path::new(path)).unwrap();
+        String::from_utf8(self.repo.find_blob(entry.id()).unwrap().content().to_vec()).unwrap()
+    }
+
+    fn branch(&self, name: &str) -> git2::Oid {
+        self.repo
+            .find_branch(name, git2::BranchType::Local)
+            .unwrap()
+            .get()
+            .peel_to_commit()
+            .unwrap()
+            .id()
+    }
+
+    /// "Merges" a branch: the default branch moves to it (a fast-forward).
+    fn merge(&self, commit: git2::Oid) {
+        let head = self.repo.head().unwrap();
+        let name = head.name().unwrap().to_owned();
+        self.repo
+            .reference(&name, commit, true, "test merge")
+            .unwrap();
+        self.repo
+            .checkout_head(Some(git2::build::CheckoutBuilder::new().force()))
+            .unwrap();
+    }
+
+    /// The real `sops -d` of a file at a commit.
+    fn sops_decrypt_at(&self, commit: git2::Oid, path: &str) -> String {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join(Path::new(path).file_name().unwrap());
+        std::fs::write(&file, self.file_at(commit, path)).unwrap();
+        let out = sops(
+            tmp.path(),
+            &fixture("demo-age-key.txt"),
+            &["-d", file.to_str().unwrap()],
+        );
+        assert!(
+            out.status.success(),
+            "sops -d {path}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Every value at every location of a credential at a commit, read by the real sops
+    /// (SOPS files) or from the text (pattern files).
+    fn values_at(&self, commit: git2::Oid, cred: &policy::Credential) -> Vec<Vec<String>> {
+        cred.locations
+            .iter()
+            .map(|l| match &l.target {
+                Target::Sops(path) => {
+                    let doc: serde_norway::Value =
+                        serde_norway::from_str(&self.sops_decrypt_at(commit, &l.file)).unwrap();
+                    let mut node = &doc;
+                    for seg in &path.0 {
+                        node = match seg {
+                            keyroll::sops::path::Segment::Key(k) => &node[k.as_str()],
+                            keyroll::sops::path::Segment::Index(i) => &node[*i],
+                        };
+                    }
+                    let text = node.as_str().unwrap().to_owned();
+                    match &l.format {
+                        policy::ValueFormat::Delimited(sep) => {
+                            text.split(sep.as_str()).map(str::to_owned).collect()
+                        }
+                        _ => vec![text],
+                    }
+                }
+                Target::Pattern(re) => {
+                    vec![re.captures(&self.file_at(commit, &l.file)).unwrap()["value"].to_owned()]
+                }
+            })
+            .collect()
+    }
+
+    fn config(&self) -> policy::Config {
+        policy::parse(
+            ".keyroll.yaml",
+            &std::fs::read_to_string(self.path().join(".keyroll.yaml")).unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn assert_clean(&self) {
+        let statuses = self.repo.statuses(None).unwrap();
+        assert_eq!(statuses.len(), 0, "the working tree changed");
+        assert_eq!(
+            self.repo.head().unwrap().shorthand().ok(),
+            Some(self.default_branch.as_str()),
+            "the checked-out branch changed"
+        );
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn branch_from(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .split_whitespace()
+        .skip_while(|w| *w != "branch")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no branch in: {stdout}"))
+        .to_owned()
+}
+
+/// The manual credential's new values, named as its preset asks (by today's date).
+fn manual_values() -> String {
+    let today = keyroll::generate::format_date(time::OffsetDateTime::now_utc(), "%Y-%m-%d");
+    format!(
+        r#"{{"A": "APPLICATION-PRODUCTION-{today}-7e1f3c", "J": "JENKINS-LIVE-{today}-0a9b2d"}}"#
+    )
+}
+
+/// Lines changed between two texts: (added, removed).
+fn diff(before: &str, after: &str) -> (usize, usize) {
+    changed_lines(before, after)
+}
+
+#[test]
+fn every_credential_rotates_through_add_and_remove() {
+    let demo = Demo::new();
+    let config = demo.config();
+    let mut outputs = String::new();
+    let mut new_values_seen = Vec::new();
+    for cred in &config.credentials {
+        let base = demo.head();
+        let before = demo.values_at(base, cred);
+        let stdin = (cred.name == "notify-api-keys").then(manual_values);
+        let mut args = vec!["rotate", cred.name.as_str(), "--phase", "add"];
+        if stdin.is_some() {
+            args.push("--value-stdin");
+        }
+        let out = demo.keyroll(&args, stdin.as_deref());
+        assert_eq!(out.status.code(), Some(0), "{}: {}", cred.name, text(&out));
+        outputs.push_str(&text(&out));
+        demo.assert_clean();
+        let branch = branch_from(&out);
+        assert!(
+            branch.starts_with(&format!("keyroll/{}/R-", cred.name)) && branch.ends_with("/add"),
+            "{branch}"
+        );
+        let added = demo.branch(&branch);
+        let after = demo.values_at(added, cred);
+
+        // Use locations switched to a new value with the slot's prefix; accept lists kept
+        // every old value and gained the new ones.
+        let mut new_by_slot: BTreeMap<String, String> = BTreeMap::new();
+        for ((loc, b), a) in cred.locations.iter().zip(&before).zip(&after) {
+            match loc.role {
+                Role::Use => {
+                    let slot = cred.slot(loc.slot.as_deref().unwrap_or("default")).unwrap();
+                    assert_ne!(a, b, "{}: {} did not change", cred.name, loc.describe());
+                    assert!(
+                        a[0].starts_with(&slot.prefix),
+                        "{}: new value lacks prefix {}",
+                        cred.name,
+                        slot.prefix
+                    );
+                    new_by_slot.insert(slot.name.clone(), a[0].clone());
+                }
+                Role::Accept => {
+                    for old in b {
+                        assert!(
+                            a.contains(old),
+                            "{}: add dropped an old value from {}",
+                            cred.name,
+                            loc.describe()
+                        );
+                    }
+                    assert_eq!(
+                        a.len(),
+                        b.len() + cred.slots.len(),
+                        "{}: {}",
+                        cred.name,
+                        loc.describe()
+                    );
+                }
+            }
+        }
+        new_values_seen.extend(
+            after
+                .iter()
+                .flatten()
+                .filter(|v| !before.iter().flatten().any(|o| o == *v))
+                .cloned(),
+        );
+
+        // Only the lines that must change did: each changed value's line, plus
+        // `lastmodified` and `mac` in SOPS files.
+        let mut per_file: BTreeMap<&str, usize> = BTreeMap::new();
+        for ((loc, b), a) in cred.locations.iter().zip(&before).zip(&after) {
+            if a != b {
+                *per_file.entry(loc.file.as_str()).or_default() += 1;
+            }
+        }
+        for (file, changed) in per_file {
+            let (old, new) = (demo.file_at(base, file), demo.file_at(added, file));
+            // `mac` always changes; `lastmodified` only when a second has passed since the
+            // last write (sops stamps whole seconds, like keyroll).
+            let stamp = |t: &str| {
+                t.lines()
+                    .find(|l| l.contains("lastmodified:"))
+                    .map(str::to_owned)
+            };
+            let expected = match stamp(&old) {
+                Some(s) if Some(s.clone()) == stamp(&new) => changed + 1,
+                Some(_) => changed + 2,
+                None => changed,
+            };
+            assert_eq!(
+                diff(&old, &new),
+                (expected, expected),
+                "{}: {file}",
+                cred.name
+            );
+        }
+
+        demo.merge(added);
+        if !cred.has_accept_locations() {
+            let out = demo.keyroll(&["rotate", &cred.name, "--phase", "remove"], None);
+            assert_eq!(
+                out.status.code(),
+                Some(7),
+                "{}: remove must not apply: {}",
+                cred.name,
+                text(&out)
+            );
+            outputs.push_str(&text(&out));
+            continue;
+        }
+        let out = demo.keyroll(&["rotate", &cred.name, "--phase", "remove"], None);
+        assert_eq!(out.status.code(), Some(0), "{}: {}", cred.name, text(&out));
+        outputs.push_str(&text(&out));
+        let remove_branch = branch_from(&out);
+        assert_eq!(
+            remove_branch.replace("/remove", "/add"),
+            branch,
+            "remove continues the same rotation"
+        );
+        let removed = demo.branch(&remove_branch);
+        let final_values = demo.values_at(removed, cred);
+        for ((loc, a), f) in cred.locations.iter().zip(&after).zip(&final_values) {
+            match loc.role {
+                Role::Use => assert_eq!(f, a, "{}: remove changed {}", cred.name, loc.describe()),
+                Role::Accept => {
+                    // Exactly the values add introduced stay: the ones clients use now, and
+                    // for a slot no use location holds (D), its newest value.
+                    let b = &before[cred
+                        .locations
+                        .iter()
+                        .position(|l| std::ptr::eq(l, loc))
+                        .unwrap()];
+                    let mut expected: Vec<String> =
+                        a.iter().filter(|v| !b.contains(v)).cloned().collect();
+                    for v in new_by_slot.values() {
+                        assert!(
+                            expected.contains(v),
+                            "{}: the value in use is not in {}",
+                            cred.name,
+                            loc.describe()
+                        );
+                    }
+                    let mut got = f.clone();
+                    got.sort();
+                    expected.sort();
+                    assert_eq!(
+                        got,
+                        expected,
+                        "{}: remove left the wrong values in {}",
+                        cred.name,
+                        loc.describe()
+                    );
+                }
+            }
+        }
+        demo.merge(removed);
+    }
+    for secret in DEMO_SECRETS
+        .iter()
+        .map(|s| s.to_string())
+        .chain(new_values_seen)
+    {
+        assert!(
+            !outputs.contains(&secret),
+            "output shows a plaintext value:\n{outputs}"
+        );
+    }
+}
+
+/// The plan a person reads first, pinned. New values are random, so their fingerprints are
+/// masked; the old values' fingerprints are fixed by the fixtures.
+#[test]
+fn plan_output() {
+    let demo = Demo::new();
+    for (name, args) in [
+        ("plan_data_api_tokens_add", vec!["plan", "data-api-tokens"]),
+        (
+            "plan_session_secret_add_markdown",
+            vec!["plan", "session-secret", "--markdown"],
+        ),
+        ("plan_redis_auth_add", vec!["plan", "redis-auth"]),
+    ] {
+        let out = demo.keyroll(&args, None);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let shown = mask(&String::from_utf8_lossy(&out.stdout));
+        insta::assert_snapshot!(name, shown);
+    }
+}
+
+/// Masks what changes from run to run: new values' fingerprints, the year in rotation ids,
+/// today's date.
+fn mask(text: &str) -> String {
+    let old: Vec<String> = DEMO_OLD_VALUES
+        .iter()
+        .map(|v| keyroll::fingerprint::Fingerprint::of_bytes(v.as_bytes()).to_string())
+        .collect();
+    let fp = regex::Regex::new(r"\b[0-9a-f]{12}\b").unwrap();
+    let masked = fp.replace_all(text, |c: &regex::Captures<'_>| {
+        if old.contains(&c[0].to_owned()) {
+            c[0].to_owned()
+        } else {
+            "[new]".to_owned()
+        }
+    });
+    let year = regex::Regex::new(r"R-\d{4}-").unwrap();
+    year.replace_all(&masked, "R-YYYY-").into_owned()
+}
+
+const DEMO_OLD_VALUES: &[&str] = &[
+    "Aold-app-token-6f1c",
+    "Jold-jenkins-token-93ad",
+    "Dold-dev-token-0b7e",
+    "latest-session-key-4b1d",
+    "previous-session-key-9e02",
+    "01-05-2026",
+];
+
+#[test]
+fn manual_values_are_checked() {
+    let demo = Demo::new();
+    let out = demo.keyroll(&["rotate", "notify-api-keys", "--phase", "add"], None);
+    assert_eq!(out.status.code(), Some(7));
+    let msg = text(&out);
+    assert!(
+        msg.contains("APPLICATION-PRODUCTION-") && msg.contains("--value-stdin"),
+        "{msg}"
+    );
+
+    let same =
+        r#"{"A": "APPLICATION-PRODUCTION-2026-05-01-5d2f0c", "J": "JENKINS-LIVE-2026-05-01-a9e3"}"#;
+    let out = demo.keyroll(
+        &[
+            "rotate",
+            "notify-api-keys",
+            "--phase",
+            "add",
+            "--value-stdin",
+        ],
+        Some(same),
+    );
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+    let msg = text(&out);
+    assert!(
+        msg.contains("must be the key named") || msg.contains("the one it should replace"),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains("5d2f0c"),
+        "the message shows the value: {msg}"
+    );
+
+    let out = demo.keyroll(
+        &[
+            "rotate",
+            "notify-api-keys",
+            "--phase",
+            "add",
+            "--value-stdin",
+        ],
+        Some(r#"{"A": "nope"}"#),
+    );
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+    assert!(
+        demo.repo.branches(None).unwrap().count() == 1,
+        "nothing was committed"
+    );
+}
+
+#[test]
+fn tampered_files_and_bad_configs_write_nothing() {
+    let demo = Demo::new();
+    // Tamper with a value of vars/production.yaml and commit it.
+    let path = demo.path().join("vars/production.yaml");
+    let good = std::fs::read_to_string(&path).unwrap();
+    let line = good
+        .lines()
+        .find(|l| l.contains("data_api_token:"))
+        .unwrap();
+    let at = line.find("data:").unwrap() + 7;
+    let mut bytes = line.as_bytes().to_vec();
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    std::fs::write(
+        &path,
+        good.replace(line, std::str::from_utf8(&bytes).unwrap()),
+    )
+    .unwrap();
+    commit_all(&demo, "tamper");
+    let out = demo.keyroll(&["rotate", "data-api-tokens", "--phase", "add"], None);
+    assert_eq!(out.status.code(), Some(25), "{}", text(&out));
+    assert!(
+        text(&out).contains("vars/production.yaml") && text(&out).contains("apps.data_api_token"),
+        "{}",
+        text(&out)
+    );
+
+    std::fs::write(&path, good).unwrap();
+    std::fs::write(
+        demo.path().join(".keyroll.yaml"),
+        "version: 1\ncredentials:\n  x: { colour: blue }\n",
+    )
+    .unwrap();
+    commit_all(&demo, "bad config");
+    let out = demo.keyroll(&["rotate", "data-api-tokens", "--phase", "add"], None);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    assert!(text(&out).contains(".keyroll.yaml:3:"), "{}", text(&out));
+    let validate = demo.keyroll(&["validate"], None);
+    assert_eq!(validate.status.code(), Some(5));
+    assert_eq!(
+        demo.repo.branches(None).unwrap().count(),
+        1,
+        "no branch was created"
+    );
+}
+
+fn commit_all(demo: &Demo, message: &str) {
+    let mut index = demo.repo.index().unwrap();
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .unwrap();
+    index.write().unwrap();
+    let tree = demo.repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::now("demo", "demo@example.com").unwrap();
+    let parent = demo.repo.head().unwrap().peel_to_commit().unwrap();
+    demo.repo
+        .commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent])
+        .unwrap();
+}
+
+#[test]
+fn status_and_where_used() {
+    let demo = Demo::new();
+    let out = demo.keyroll(&["rotate", "database-password", "--phase", "add"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    demo.merge(demo.branch(&branch_from(&out)));
+
+    let out = demo.keyroll(&["status", "--json"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.len(), 6);
+    let db = rows
+        .iter()
+        .find(|r| r["credential"] == "database-password")
+        .unwrap();
+    assert_eq!(db["source"], "keyroll");
+    assert!(db["rotation"].as_str().unwrap().starts_with("R-"));
+    assert_eq!(db["state"], "ok");
+    assert!(
+        rows.iter()
+            .filter(|r| r["credential"] != "database-password")
+            .all(|r| r["source"] == "history")
+    );
+
+    let out = demo.keyroll(&["where-used", "data-api-tokens"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    insta::assert_snapshot!(
+        "where_used_data_api_tokens",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    let fp = keyroll::fingerprint::Fingerprint::of_bytes(b"Jold-search-jenkins-77c0").to_string();
+    let out = demo.keyroll(&["where-used", "--fingerprint", &fp], None);
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("vars/production.yaml: search_api.auth_tokens")
+            && shown
+                .contains("jenkins-vars/jenkins.yaml: jenkins_env_variables.DM_SEARCH_API_TOKEN"),
+        "{shown}"
+    );
+
+    let out = demo.keyroll(
+        &["where-used", "--value-stdin"],
+        Some("old-database-password-c3f8\n"),
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("0 places"),
+        "the old password is gone after the rotation"
+    );
+    assert!(!text(&out).contains("c3f8"));
+}
