@@ -30,8 +30,10 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Show what a phase of a rotation would change (values as fingerprints); writes nothing.
     Plan(rotate::PlanArgs),
-    /// Commit a phase's change set on a new branch keyroll/<credential>/<rotation>/<phase>,
-    /// leaving the checked-out branch and the working tree untouched.
+    /// Commit a phase's change set on a new branch.
+    ///
+    /// The branch is keyroll/<credential>/<rotation>/<phase>, made from HEAD; the checked-out
+    /// branch and the working tree are left untouched.
     Rotate(rotate::RotateArgs),
     /// Each credential's last rotation and due date, overdue first.
     Status(status::StatusArgs),

@@ -444,7 +444,7 @@ fn location(
     {
         problems.push(loc.problem(&field.key("format"), "the separator is empty"));
     }
-    if matches!(spec.pattern, Some(_)) && spec.role == Role::Accept {
+    if spec.pattern.is_some() && spec.role == Role::Accept {
         problems.push(loc.problem(
             &field.key("role"),
             "a pattern location holds one value: its role is `use`",
