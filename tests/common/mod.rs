@@ -220,3 +220,36 @@ pub fn scratch_with(fixture_rel: &str, name: &str) -> (tempfile::TempDir, PathBu
     std::fs::copy(fixture(fixture_rel), &path).unwrap();
     (dir, path)
 }
+
+/// Runs the keyroll binary in `cwd` with a clean identity environment: no SOPS_AGE_KEY*,
+/// no KEYROLL_AGE_IDENTITY_FILE, HOME at `cwd` (so no real ~/.config/sops key is picked up),
+/// then `env` on top.
+pub fn run_keyroll(cwd: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyroll"));
+    cmd.args(args)
+        .current_dir(cwd)
+        .env_remove("SOPS_AGE_KEY")
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .env_remove("SOPS_CONFIG")
+        .env_remove("KEYROLL_AGE_IDENTITY_FILE")
+        .env_remove("XDG_CONFIG_HOME")
+        .env("HOME", cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}

