@@ -4,6 +4,7 @@
 pub mod dotenv;
 pub mod json;
 pub mod yaml;
+mod yaml_fast;
 
 use std::path::Path;
 

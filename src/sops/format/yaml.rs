@@ -15,6 +15,16 @@ use crate::sops::tree::{
 const MAX_DEPTH: usize = 200;
 
 pub fn parse(src: &str) -> Result<Vec<Document>, SyntaxError> {
+    // sops's own layout takes the fast path; everything else the general reader.
+    if let Ok(mut docs) = super::yaml_fast::parse(src) {
+        attach_comments(src, &mut docs);
+        return Ok(docs);
+    }
+    parse_general(src)
+}
+
+/// The general reader (saphyr), for any YAML.
+pub fn parse_general(src: &str) -> Result<Vec<Document>, SyntaxError> {
     let mut b = Builder {
         src,
         offsets: Offsets::new(src),
@@ -55,6 +65,19 @@ pub fn parse(src: &str) -> Result<Vec<Document>, SyntaxError> {
     }
     attach_comments(src, &mut docs);
     Ok(docs)
+}
+
+/// Parses with both readers, for the test that they agree: `None` when the fast reader
+/// declines the text.
+#[doc(hidden)]
+pub fn parse_both(src: &str) -> Option<(String, String)> {
+    let mut fast = super::yaml_fast::parse(src).ok()?;
+    attach_comments(src, &mut fast);
+    let general = match parse_general(src) {
+        Ok(docs) => format!("{docs:#?}"),
+        Err(e) => format!("the general reader refuses it: {e}"),
+    };
+    Some((format!("{fast:#?}"), general))
 }
 
 /// Maps saphyr's character indexes to byte offsets; free for ASCII text.
