@@ -1,0 +1,269 @@
+//! The phases beyond add and remove, on the demo repository's files: a separate switch, the
+//! emergency replace, and rollback. Each result is read back by the real `sops -d`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use keyroll::changeset::{self, Base, ChangeError, ChangeSet, Phase};
+use keyroll::generate;
+use keyroll::policy::{self, Config, Credential, Role};
+use keyroll::repo::WorkTree;
+use keyroll::sops::Identities;
+use time::OffsetDateTime;
+
+struct Repo {
+    dir: tempfile::TempDir,
+    config: Config,
+    ids: Identities,
+}
+
+impl Repo {
+    /// A copy of the demo repository, its config edited by `edit`.
+    fn new(edit: impl Fn(String) -> String) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        copy_tree(&fixture("demo-credentials"), dir.path());
+        let text = edit(std::fs::read_to_string(dir.path().join(".keyroll.yaml")).unwrap());
+        let config = policy::parse(".keyroll.yaml", &text).unwrap();
+        let ids = Identities::from_file(&fixture("demo-age-key.txt")).unwrap();
+        Self { dir, config, ids }
+    }
+
+    fn cred(&self, name: &str) -> &Credential {
+        self.config.credential(name).unwrap()
+    }
+
+    fn build(
+        &self,
+        phase: Phase,
+        cred: &str,
+        new: Option<&generate::NewValues>,
+    ) -> Result<ChangeSet, ChangeError> {
+        let files = WorkTree::new(self.dir.path());
+        let base = Base {
+            files: &files,
+            ids: &self.ids,
+            now: OffsetDateTime::now_utc() + time::Duration::hours(1),
+        };
+        changeset::build(phase, self.cred(cred), new, base)
+    }
+
+    fn apply(&self, change: &ChangeSet) {
+        for (path, content) in &change.files {
+            std::fs::write(self.dir.path().join(path), content).unwrap();
+        }
+    }
+
+    /// The values at each location, read by keyroll.
+    fn values(&self, cred: &str) -> Vec<Vec<String>> {
+        let files = WorkTree::new(self.dir.path());
+        let base = Base {
+            files: &files,
+            ids: &self.ids,
+            now: OffsetDateTime::now_utc(),
+        };
+        changeset::read_current(self.cred(cred), base)
+            .unwrap()
+            .per_location
+            .iter()
+            .map(|vs| {
+                vs.iter()
+                    .map(|v| v.expose_str().unwrap().to_owned())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Every SOPS file of the repository opens with the real sops.
+    fn sops_reads_everything(&self) {
+        for f in ["vars/production.yaml", "jenkins-vars/jenkins.yaml"] {
+            let out = sops(self.dir.path(), &fixture("demo-age-key.txt"), &["-d", f]);
+            assert!(
+                out.status.success(),
+                "sops -d {f}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
+    fn roles(&self, cred: &str) -> Vec<Role> {
+        self.cred(cred).locations.iter().map(|l| l.role).collect()
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.path().is_dir() {
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_separate_switch_moves_clients_only_after_the_accept_lists() {
+    let repo = Repo::new(|t| {
+        t.replace(
+            "  search-api-tokens:\n",
+            "  search-api-tokens:\n    switch: separate\n",
+        )
+    });
+    let name = "search-api-tokens";
+    assert_eq!(
+        Phase::sequence(repo.cred(name)),
+        vec![Phase::Add, Phase::Switch, Phase::Remove]
+    );
+    let before = repo.values(name);
+
+    let err = repo.build(Phase::Switch, name, None).unwrap_err();
+    assert!(
+        matches!(err, ChangeError::NotApplicable { .. }),
+        "switch before add: {err}"
+    );
+
+    let new = generate::generate(repo.cred(name), OffsetDateTime::now_utc()).unwrap();
+    repo.apply(&repo.build(Phase::Add, name, Some(&new)).unwrap());
+    let added = repo.values(name);
+    for ((role, b), a) in repo.roles(name).iter().zip(&before).zip(&added) {
+        match role {
+            Role::Use => assert_eq!(
+                a, b,
+                "add must not switch clients when the switch is separate"
+            ),
+            Role::Accept => assert_eq!(a.len(), b.len() + 2),
+        }
+    }
+
+    repo.apply(&repo.build(Phase::Switch, name, None).unwrap());
+    let switched = repo.values(name);
+    for ((role, a), s) in repo.roles(name).iter().zip(&added).zip(&switched) {
+        match role {
+            Role::Use => {
+                assert_ne!(s, a, "switch moves clients");
+                assert!(
+                    added
+                        .iter()
+                        .flatten()
+                        .filter(|v| !before.iter().flatten().any(|o| o == *v))
+                        .any(|v| v == &s[0])
+                );
+            }
+            Role::Accept => assert_eq!(s, a, "switch leaves the accept lists alone"),
+        }
+    }
+
+    repo.apply(&repo.build(Phase::Remove, name, None).unwrap());
+    let removed = repo.values(name);
+    let in_use: Vec<String> = repo
+        .roles(name)
+        .iter()
+        .zip(&removed)
+        .filter(|(r, _)| **r == Role::Use)
+        .map(|(_, v)| v[0].clone())
+        .collect();
+    for (role, r) in repo.roles(name).iter().zip(&removed) {
+        if *role == Role::Accept {
+            let mut got = r.clone();
+            got.sort();
+            let mut want = in_use.clone();
+            want.sort();
+            assert_eq!(got, want, "remove keeps exactly what clients use");
+        }
+    }
+    repo.sops_reads_everything();
+
+    // A credential that switches with add has no switch phase.
+    let err = repo
+        .build(Phase::Switch, "data-api-tokens", None)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("switch in the add change"),
+        "{err}"
+    );
+}
+
+#[test]
+fn replace_swaps_old_values_for_new_in_one_change() {
+    let repo = Repo::new(|t| t);
+    let name = "data-api-tokens";
+    let before = repo.values(name);
+    let new = generate::generate(repo.cred(name), OffsetDateTime::now_utc()).unwrap();
+    repo.apply(&repo.build(Phase::Replace, name, Some(&new)).unwrap());
+    let after = repo.values(name);
+    let fresh: Vec<String> = new
+        .0
+        .values()
+        .map(|v| v.expose_str().unwrap().to_owned())
+        .collect();
+    for ((role, b), a) in repo.roles(name).iter().zip(&before).zip(&after) {
+        assert!(
+            b.iter().all(|old| !a.contains(old)),
+            "an old value survived replace"
+        );
+        match role {
+            Role::Accept => {
+                let mut got = a.clone();
+                got.sort();
+                let mut want = fresh.clone();
+                want.sort();
+                assert_eq!(got, want);
+            }
+            Role::Use => assert!(fresh.contains(&a[0])),
+        }
+    }
+    repo.sops_reads_everything();
+}
+
+#[test]
+fn rollback_returns_to_the_old_values() {
+    let repo = Repo::new(|t| t);
+    let name = "data-api-tokens";
+    let before = repo.values(name);
+    let new = generate::generate(repo.cred(name), OffsetDateTime::now_utc()).unwrap();
+    repo.apply(&repo.build(Phase::Add, name, Some(&new)).unwrap());
+    assert_ne!(repo.values(name), before);
+    let rollback = repo.build(Phase::Rollback, name, None).unwrap();
+    repo.apply(&rollback);
+    assert_eq!(repo.values(name), before, "rollback is the reverse of add");
+    repo.sops_reads_everything();
+
+    // Nothing left to roll back: the accept lists hold one value per slot.
+    let err = repo.build(Phase::Rollback, name, None).unwrap_err();
+    assert!(matches!(err, ChangeError::NotApplicable { .. }), "{err}");
+}
+
+#[test]
+fn remove_does_not_apply_without_accept_locations() {
+    let repo = Repo::new(|t| t);
+    let err = repo
+        .build(Phase::Remove, "database-password", None)
+        .unwrap_err();
+    assert!(err.to_string().contains("no accept locations"), "{err}");
+    // Writing what is already there is refused rather than committed as an empty change.
+    let same = keyroll::generate::NewValues(
+        [(
+            "default".to_owned(),
+            keyroll::sops::PlainValue::str("old-database-password-c3f8"),
+        )]
+        .into_iter()
+        .collect(),
+    );
+    let err = repo
+        .build(Phase::Add, "database-password", Some(&same))
+        .unwrap_err();
+    assert!(
+        matches!(err, ChangeError::NothingToChange(Phase::Add)),
+        "{err}"
+    );
+}
