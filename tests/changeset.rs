@@ -251,7 +251,7 @@ fn remove_does_not_apply_without_accept_locations() {
         .unwrap_err();
     assert!(err.to_string().contains("no accept locations"), "{err}");
     // Writing what is already there is refused rather than committed as an empty change.
-    let same = keyroll::generate::NewValues(
+    let same = generate::NewValues(
         [(
             "default".to_owned(),
             keyroll::sops::PlainValue::str("old-database-password-c3f8"),
