@@ -267,3 +267,88 @@ fn remove_does_not_apply_without_accept_locations() {
         "{err}"
     );
 }
+
+/// An accept location written as a YAML list: add appends one item a slot, remove unsets the
+/// old items; with `insert: start` the list is rewritten with the new values first.
+#[test]
+fn list_accept_locations_gain_and_lose_items() {
+    for insert in ["end", "start"] {
+        let repo = Repo::new(|t| {
+            t + &"\n  list-tokens:\n    extends: api-token-slots\n    owner: \"@acme/platform\"\n    slots: [{ name: A, prefix: A }, { name: J, prefix: J }]\n    locations:\n      - { file: vars/lists.yaml, path: [api, accepted], role: accept, format: list, insert: INSERT }\n      - { file: vars/lists.yaml, path: [apps, token], role: use, slot: A }\n      - { file: vars/lists.yaml, path: [jenkins, token], role: use, slot: J }\n"
+                .replace("INSERT", insert)
+        });
+        let plain = "api:\n    accepted:\n        - Aold-list-1\n        - Jold-list-2\n        - unrelated-value\napps:\n    token: Aold-list-1\njenkins:\n    token: Jold-list-2\n";
+        let options = keyroll::sops::EncryptOptions::for_recipients(repo.ids.recipients());
+        let encrypted = keyroll::sops::encrypt(
+            plain,
+            keyroll::sops::Format::Yaml,
+            &options,
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+        std::fs::write(repo.dir.path().join("vars/lists.yaml"), &encrypted).unwrap();
+
+        let text = std::fs::read_to_string(repo.dir.path().join(".keyroll.yaml")).unwrap();
+        let problems = policy::validate::check(
+            &repo.config,
+            ".keyroll.yaml",
+            &text,
+            &WorkTree::new(repo.dir.path()),
+            &repo.ids,
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+
+        let name = "list-tokens";
+        let new = generate::generate(repo.cred(name), OffsetDateTime::now_utc()).unwrap();
+        let add = repo.build(Phase::Add, name, Some(&new)).unwrap();
+        if insert == "end" {
+            // Two appended items, two switched values, lastmodified and mac.
+            assert_eq!(
+                changed_lines(&encrypted, &add.files["vars/lists.yaml"]),
+                (6, 4),
+                "insert {insert}"
+            );
+        }
+        repo.apply(&add);
+        let added = repo.values(name);
+        assert_eq!(added[0].len(), 5, "insert {insert}: {:?}", added[0]);
+        let fresh: Vec<String> = new
+            .0
+            .values()
+            .map(|v| v.expose_str().unwrap().to_owned())
+            .collect();
+        let head: Vec<String> = if insert == "start" {
+            added[0][..2].to_vec()
+        } else {
+            added[0][3..].to_vec()
+        };
+        assert_eq!(
+            head.iter().filter(|v| fresh.contains(v)).count(),
+            2,
+            "insert {insert}: {:?}",
+            added[0]
+        );
+
+        repo.apply(&repo.build(Phase::Remove, name, None).unwrap());
+        let mut left = repo.values(name)[0].clone();
+        left.sort();
+        let mut want = fresh.clone();
+        want.push("unrelated-value".to_owned());
+        want.sort();
+        assert_eq!(
+            left, want,
+            "insert {insert}: remove keeps the new values and values of no slot"
+        );
+        let out = sops(
+            repo.dir.path(),
+            &fixture("demo-age-key.txt"),
+            &["-d", "vars/lists.yaml"],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("unrelated-value"));
+    }
+}

@@ -2,7 +2,7 @@
 //! locations sit in files keyroll's identity opens and name a path that is there, pattern
 //! locations match exactly once.
 
-use crate::policy::{Config, Problem, Target};
+use crate::policy::{Config, Problem, Target, ValueFormat};
 use crate::repo::Files;
 use crate::sops::{Format, Identities, SopsFile};
 
@@ -41,15 +41,25 @@ pub fn check(
                         ));
                         continue;
                     };
+                    // A list location points at a list (or one value); the others at one value.
+                    let wants_list = l.format == ValueFormat::List;
                     let opened = SopsFile::parse(text, format).and_then(|f| {
                         let o = f.open(ids)?;
-                        Ok(o.get(path).map(|v| v.is_some()))
+                        Ok(if wants_list {
+                            o.values(path).map(|v| v.is_some())
+                        } else {
+                            o.get(path).map(|v| v.is_some())
+                        })
                     });
                     match opened {
                         Ok(Ok(true)) => {}
                         Ok(Ok(false)) => problems.push(locator.problem(
                             &l.field.key("path"),
-                            format!("{path} in {} is a map or list, not a value", l.file),
+                            if wants_list {
+                                format!("{path} in {} is a map, not a list", l.file)
+                            } else {
+                                format!("{path} in {} is a map or list, not a value (use `format: list` for a list)", l.file)
+                            },
                         )),
                         Ok(Err(e)) | Err(e) => problems.push(
                             locator

@@ -33,7 +33,7 @@ pub fn parse(src: &str) -> R<Vec<Document>> {
     if src.contains('\t')
         || src.contains('\r')
         || src.starts_with('\u{feff}')
-        || !src.is_ascii_or_utf8_safe()
+        || has_special_unicode(src)
     {
         return Err(Unsupported);
     }
@@ -70,19 +70,13 @@ pub fn parse(src: &str) -> R<Vec<Document>> {
     Ok(docs)
 }
 
-trait Utf8Safe {
-    fn is_ascii_or_utf8_safe(&self) -> bool;
-}
-
-impl Utf8Safe for str {
-    /// Non-ASCII text is fine in values; what the reader cannot vouch for are the Unicode
-    /// line and space characters YAML treats specially.
-    fn is_ascii_or_utf8_safe(&self) -> bool {
-        self.is_ascii()
-            || !self
-                .chars()
-                .any(|c| matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{a0}'))
-    }
+/// Unicode line breaks and no-break spaces, which YAML treats specially and this reader
+/// does not try to.
+fn has_special_unicode(src: &str) -> bool {
+    !src.is_ascii()
+        && src
+            .chars()
+            .any(|c| matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{a0}'))
 }
 
 fn split_lines(src: &str) -> Vec<Line> {
@@ -164,7 +158,7 @@ impl<'a> Reader<'a> {
             let value_at = key_at + after_colon;
             let value_text = self.src.get(value_at..line.end).ok_or(Unsupported)?;
             self.i += 1;
-            let value = self.value(indent, value_at, value_text, line)?;
+            let value = self.value(indent, value_at, value_text)?;
             if top && key == "sops" {
                 let start = line.start;
                 let end = (crate::sops::format::line_end(self.src, value.content_end()) + 1)
@@ -209,7 +203,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The value after `key:` on `line`, or the block that follows it.
-    fn value(&mut self, indent: usize, at: usize, text: &str, line: Line) -> R<Node> {
+    fn value(&mut self, indent: usize, at: usize, text: &str) -> R<Node> {
         let trimmed = strip_comment(text)?;
         let value_start = at + (text.len() - text.trim_start_matches(' ').len());
         if trimmed.is_empty() {
@@ -231,7 +225,6 @@ impl<'a> Reader<'a> {
                 .map(next.indent, next.content, false)
                 .map(|(m, _)| Node::Map(m));
         }
-        let _ = line;
         self.scalar_or_empty(value_start, trimmed, indent)
     }
 
