@@ -23,7 +23,9 @@ use crate::sops::{Format, Identities, NewValue, PlainValue, SopsError, SopsFile,
 pub use values::{join, split};
 
 /// A phase of the lifecycle that changes files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
     /// Accept lists gain the new values; use locations switch too unless the credential

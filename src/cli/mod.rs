@@ -4,6 +4,7 @@
 mod context;
 mod exit;
 mod rotate;
+mod simulate;
 mod sops;
 mod status;
 mod validate;
@@ -37,6 +38,8 @@ enum Command {
     Rotate(rotate::RotateArgs),
     /// Each credential's last rotation and due date, overdue first.
     Status(status::StatusArgs),
+    /// The lifecycle a rotation of a credential walks, when all goes well; writes nothing.
+    Simulate(simulate::SimulateArgs),
     /// Every file and path that holds a value.
     WhereUsed(where_used::WhereUsedArgs),
     /// Print the JSON Schema of .keyroll.yaml.
@@ -58,6 +61,7 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => rotate::plan(args),
         Command::Rotate(args) => rotate::rotate(args),
         Command::Status(args) => status::run(args),
+        Command::Simulate(args) => simulate::run(args),
         Command::WhereUsed(args) => where_used::run(args),
         Command::Schema => rotate::print(&crate::policy::json_schema()),
     };
