@@ -70,10 +70,7 @@ fn record(r: &mut Rotation, input: &Input, now: OffsetDateTime, fx: &mut Effects
         return;
     }
     record_known(r, input, now, fx);
-    loop {
-        let Some(i) = r.facts.early.iter().position(|e| resolvable(r, e)) else {
-            break;
-        };
+    while let Some(i) = r.facts.early.iter().position(|e| resolvable(r, e)) {
         let waiting = r.facts.early.remove(i);
         record_known(r, &waiting, now, fx);
     }
