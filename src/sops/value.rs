@@ -389,13 +389,12 @@ pub fn yaml_double_quoted(text: &str, out: &mut String) {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20
-                || c == '\u{7f}'
-                || c == '\u{feff}'
-                || ('\u{80}'..='\u{9f}').contains(&c) =>
-            {
+            // C0/C1 controls and DEL as `\xHH`; the byte-order mark and the Unicode line and
+            // paragraph separators (which YAML would not keep literally) as `\uHHHH`.
+            c if (c as u32) < 0x20 || c == '\u{7f}' || ('\u{80}'..='\u{9f}').contains(&c) => {
                 out.push_str(&format!("\\x{:02x}", c as u32));
             }
+            '\u{feff}' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
     }
@@ -501,5 +500,8 @@ mod tests {
         let mut out = String::new();
         yaml_string("plain-token_123", &mut out, false);
         assert_eq!(out, "plain-token_123");
+        let mut out = String::new();
+        yaml_double_quoted("\u{feff}\u{1}\u{2028}", &mut out);
+        assert_eq!(out, "\"\\ufeff\\x01\\u2028\"");
     }
 }
