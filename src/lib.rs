@@ -17,5 +17,7 @@ pub mod generate;
 pub mod plan;
 pub mod policy;
 pub mod repo;
+pub mod runtime;
 pub mod sops;
+pub mod store;
 pub mod where_used;

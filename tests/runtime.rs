@@ -1,0 +1,513 @@
+//! The runtime with the real SQLite store: every preset's rotation runs to the end; a
+//! runtime killed at every boundary and restarted finishes with nothing done twice; the
+//! inbox drops repeated deliveries; versions fence concurrent writers; rotations that share
+//! a file wait for each other; the audit log cannot be rewritten; no value reaches the
+//! database.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use keyroll::engine::{Command, Conclusion, Effect, Input, Phase, PlannedStep, Rotation};
+use keyroll::policy::{self, Config};
+use keyroll::runtime::{Clock, ExecError, Executor, Outcome, Runtime, RuntimeError};
+use keyroll::store::{Store, StoreError};
+use time::OffsetDateTime;
+
+const REPO: &str = "acme/credentials";
+
+/// A stand-in for GitHub that, like keyroll's real executor, finds before it creates: a
+/// pull request is looked up by branch, so asking twice opens one.
+#[derive(Debug, Default, Clone)]
+struct World(Arc<Mutex<WorldState>>);
+
+#[derive(Debug, Default)]
+struct WorldState {
+    /// Branch to pull request number.
+    prs: BTreeMap<String, u64>,
+    /// How often each pull request was created (must stay 1).
+    created: BTreeMap<String, u32>,
+    closed: BTreeMap<u64, u32>,
+    statuses: Vec<String>,
+    notices: Vec<String>,
+}
+
+impl Executor for World {
+    async fn execute(
+        &self,
+        _rotation: &Rotation,
+        _key: &str,
+        effect: &Effect,
+    ) -> Result<Outcome, ExecError> {
+        let mut w = self.0.lock().unwrap();
+        match effect {
+            Effect::OpenPullRequest { pr, branch, .. } => {
+                let next = 100 + w.prs.len() as u64;
+                let number = match w.prs.get(branch) {
+                    Some(n) => *n,
+                    None => {
+                        w.prs.insert(branch.clone(), next);
+                        *w.created.entry(branch.clone()).or_default() += 1;
+                        next
+                    }
+                };
+                Ok(Outcome {
+                    receipt: format!("#{number}"),
+                    feedback: Some(Input::PrOpened { pr: *pr, number }),
+                })
+            }
+            Effect::ClosePullRequest { number } => {
+                *w.closed.entry(*number).or_default() += 1;
+                Ok(Outcome {
+                    receipt: format!("closed #{number}"),
+                    feedback: None,
+                })
+            }
+            Effect::UpdateStatus { text } => {
+                w.statuses.push(text.clone());
+                Ok(Outcome {
+                    receipt: "status".into(),
+                    feedback: None,
+                })
+            }
+            Effect::Notify { text } => {
+                w.notices.push(text.clone());
+                Ok(Outcome {
+                    receipt: "notified".into(),
+                    feedback: None,
+                })
+            }
+            Effect::RecordRotated | Effect::ReleaseLock => Err(ExecError(
+                "the store's own effect reached the executor".into(),
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct TestClock(Arc<Mutex<OffsetDateTime>>);
+
+impl Clock for TestClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap()
+    }
+}
+
+impl TestClock {
+    fn new() -> Self {
+        Self(Arc::new(Mutex::new(
+            time::macros::datetime!(2026-03-02 10:00 UTC),
+        )))
+    }
+    fn advance(&self, minutes: i64) {
+        *self.0.lock().unwrap() += time::Duration::minutes(minutes);
+    }
+}
+
+fn demo_config() -> Config {
+    policy::parse(
+        ".keyroll.yaml",
+        &std::fs::read_to_string(fixture("demo-credentials/.keyroll.yaml")).unwrap(),
+    )
+    .unwrap()
+}
+
+/// Plays GitHub: merges what is open, reports the checks of the wave under way, confirms
+/// the gate. Every webhook has a fixed delivery id, so one delivered again is dropped.
+async fn drive(
+    rt: &mut Runtime<World, TestClock>,
+    clock: &TestClock,
+    id: &str,
+) -> Result<Phase, RuntimeError> {
+    for _ in 0..200 {
+        rt.run_until_idle().await?;
+        clock.advance(3);
+        let (r, _) = rt.store().rotation(id).await?;
+        match r.phase.clone() {
+            Phase::Done | Phase::RolledBack | Phase::Aborted { .. } => return Ok(r.phase),
+            Phase::Open { pr } => {
+                let number = r.facts.prs[&pr].number.unwrap();
+                rt.deliver(
+                    &format!("{id}-merge-{number}"),
+                    id,
+                    &Input::PrMerged {
+                        number,
+                        merge_sha: format!("sha-{pr}"),
+                    },
+                )
+                .await?;
+            }
+            Phase::Rollout { pr, step } => match &r.plan[pr].steps[step] {
+                PlannedStep::Wave { checks, .. } => {
+                    for c in checks {
+                        let input = Input::Check {
+                            merge_sha: format!("sha-{pr}"),
+                            name: c.clone(),
+                            conclusion: Conclusion::Success,
+                        };
+                        rt.deliver(&format!("{id}-check-{pr}-{c}"), id, &input)
+                            .await?;
+                    }
+                }
+                PlannedStep::Gate { name, .. } => {
+                    let input = Input::Command {
+                        command: Command::Confirm(name.clone()),
+                        actor: "release-manager".into(),
+                        pr_number: None,
+                    };
+                    rt.deliver(&format!("{id}-confirm-{pr}-{name}"), id, &input)
+                        .await?;
+                }
+            },
+            other => panic!("rotation {id} is stuck in {other:?}"),
+        }
+    }
+    panic!("rotation {id} did not finish");
+}
+
+async fn store_in(dir: &tempfile::TempDir) -> Store {
+    Store::open(&format!(
+        "sqlite://{}",
+        dir.path().join("keyroll.db").display()
+    ))
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn every_preset_rotates_to_the_end_on_sqlite() {
+    let config = demo_config();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let world = World::default();
+    let mut rt = Runtime::new(store_in(&dir).await, world.clone(), clock.clone(), REPO);
+    for cred in &config.credentials {
+        let id = rt.start(cred, false).await.unwrap();
+        let phase = drive(&mut rt, &clock, &id).await.unwrap();
+        assert_eq!(phase, Phase::Done, "{}", cred.name);
+        let audit = rt.store().audit(&id).await.unwrap();
+        assert_eq!(audit.last().unwrap().3, "done");
+    }
+    let created = world.0.lock().unwrap().created.clone();
+    assert!(created.values().all(|n| *n == 1), "{created:?}");
+    let expected_prs: usize = config
+        .credentials
+        .iter()
+        .map(|c| keyroll::changeset::Phase::sequence(c).len())
+        .sum();
+    assert_eq!(created.len(), expected_prs);
+    // Every lock was released.
+    assert!(rt.store().active_rotations(REPO).await.unwrap().is_empty());
+}
+
+/// Killed before and after every effect and every commit, in turn, and restarted: the
+/// rotation always ends done, each pull request was created once, and the audit log shows
+/// no phase skipped.
+#[tokio::test]
+async fn a_runtime_killed_at_any_boundary_finishes_the_rotation_once() {
+    let config = demo_config();
+    let cred = config.credential("data-api-tokens").unwrap();
+    let reference = {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = TestClock::new();
+        let mut rt = Runtime::new(store_in(&dir).await, World::default(), clock.clone(), REPO);
+        let id = rt.start(cred, false).await.unwrap();
+        drive(&mut rt, &clock, &id).await.unwrap();
+        phases(&rt.store().audit(&id).await.unwrap())
+    };
+    for boundary in 1..400 {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = TestClock::new();
+        let world = World::default();
+        let mut rt = Runtime::new(store_in(&dir).await, world.clone(), clock.clone(), REPO)
+            .crash_at(boundary);
+        let id = rt.start(cred, false).await.unwrap();
+        let mut crashes = 0;
+        let phase = loop {
+            match drive(&mut rt, &clock, &id).await {
+                Ok(p) => break p,
+                Err(RuntimeError::Crashed(_)) => {
+                    crashes += 1;
+                    // A new process: same database, same world, no more crashes.
+                    rt = Runtime::new(store_in(&dir).await, world.clone(), clock.clone(), REPO);
+                }
+                Err(e) => panic!("boundary {boundary}: {e}"),
+            }
+        };
+        assert_eq!(phase, Phase::Done, "boundary {boundary}");
+        let created = world.0.lock().unwrap().created.clone();
+        assert!(
+            created.values().all(|n| *n == 1),
+            "boundary {boundary}: {created:?}"
+        );
+        assert_eq!(created.len(), 2, "boundary {boundary}");
+        assert_eq!(
+            phases(&rt.store().audit(&id).await.unwrap()),
+            reference,
+            "boundary {boundary}: phases differ"
+        );
+        if crashes == 0 {
+            // Past the last boundary: every one has been tried.
+            assert!(
+                boundary > 20,
+                "only {} boundaries were exercised",
+                boundary - 1
+            );
+            return;
+        }
+    }
+    panic!("the rotation has more boundaries than the test tries");
+}
+
+/// The distinct phases a rotation went through, in order.
+fn phases(audit: &[(String, String, String, String)]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (_, _, _, after) in audit {
+        if out.last() != Some(after) {
+            out.push(after.clone());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn repeated_deliveries_are_dropped_and_stale_versions_refused() {
+    let config = demo_config();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let rt = Runtime::new(store_in(&dir).await, World::default(), clock.clone(), REPO);
+    let id = rt
+        .start(config.credential("redis-auth").unwrap(), false)
+        .await
+        .unwrap();
+    assert!(rt.deliver("d-1", &id, &Input::Tick).await.unwrap());
+    assert!(
+        !rt.deliver("d-1", &id, &Input::Tick).await.unwrap(),
+        "a repeated delivery id is dropped"
+    );
+
+    let (rotation, version) = rt.store().rotation(&id).await.unwrap();
+    let delivery = rt.store().next_delivery(REPO).await.unwrap().unwrap();
+    let stale = keyroll::store::StepRecord {
+        delivery: &delivery,
+        before: &rotation,
+        next: &rotation,
+        expected_version: version + 1,
+        effects: &[],
+        actor: "test",
+    };
+    let err = rt
+        .store()
+        .commit_step(&stale, clock.now())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+}
+
+#[tokio::test]
+async fn rotations_that_share_a_file_wait_for_each_other() {
+    let config = demo_config();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let world = World::default();
+    let mut rt = Runtime::new(store_in(&dir).await, world.clone(), clock.clone(), REPO);
+    // Both write vars/production.yaml.
+    let first = rt
+        .start(config.credential("data-api-tokens").unwrap(), false)
+        .await
+        .unwrap();
+    let second = rt
+        .start(config.credential("database-password").unwrap(), false)
+        .await
+        .unwrap();
+    rt.run_until_idle().await.unwrap();
+    let (r, _) = rt.store().rotation(&second).await.unwrap();
+    match r.phase {
+        Phase::Aborted { reason } => assert!(reason.contains(&first), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(drive(&mut rt, &clock, &first).await.unwrap(), Phase::Done);
+    // Once the first is done, the credential can rotate.
+    let third = rt
+        .start(config.credential("database-password").unwrap(), false)
+        .await
+        .unwrap();
+    assert_eq!(drive(&mut rt, &clock, &third).await.unwrap(), Phase::Done);
+}
+
+#[tokio::test]
+async fn a_timed_out_wave_stalls_and_a_retry_resumes() {
+    let config = demo_config();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let world = World::default();
+    let mut rt = Runtime::new(store_in(&dir).await, world.clone(), clock.clone(), REPO);
+    let id = rt
+        .start(config.credential("redis-auth").unwrap(), false)
+        .await
+        .unwrap();
+    rt.run_until_idle().await.unwrap();
+    let (r, _) = rt.store().rotation(&id).await.unwrap();
+    let number = r.facts.prs[&0].number.unwrap();
+    rt.deliver(
+        "merge",
+        &id,
+        &Input::PrMerged {
+            number,
+            merge_sha: "sha-0".into(),
+        },
+    )
+    .await
+    .unwrap();
+    rt.run_until_idle().await.unwrap();
+    clock.advance(31);
+    rt.tick().await.unwrap();
+    rt.run_until_idle().await.unwrap();
+    assert!(matches!(
+        rt.store().rotation(&id).await.unwrap().0.phase,
+        Phase::Stalled { .. }
+    ));
+    assert!(
+        world
+            .0
+            .lock()
+            .unwrap()
+            .statuses
+            .iter()
+            .any(|s| s.contains("timed out"))
+    );
+    let retry = Input::Command {
+        command: Command::Retry,
+        actor: "ops".into(),
+        pr_number: None,
+    };
+    rt.deliver("retry", &id, &retry).await.unwrap();
+    assert_eq!(drive(&mut rt, &clock, &id).await.unwrap(), Phase::Done);
+}
+
+#[tokio::test]
+async fn the_audit_log_is_append_only_and_the_database_holds_no_value() {
+    let config = demo_config();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let mut rt = Runtime::new(store_in(&dir).await, World::default(), clock.clone(), REPO);
+    for cred in &config.credentials {
+        let id = rt.start(cred, false).await.unwrap();
+        drive(&mut rt, &clock, &id).await.unwrap();
+    }
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("keyroll.db").display()
+    ))
+    .await
+    .unwrap();
+    assert!(
+        sqlx::query("UPDATE audit SET actor = 'someone else'")
+            .execute(&pool)
+            .await
+            .is_err()
+    );
+    assert!(
+        sqlx::query("DELETE FROM audit")
+            .execute(&pool)
+            .await
+            .is_err()
+    );
+    pool.close().await;
+
+    let mut bytes = Vec::new();
+    for name in ["keyroll.db", "keyroll.db-wal"] {
+        if let Ok(b) = std::fs::read(dir.path().join(name)) {
+            bytes.extend(b);
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    for secret in [
+        "old-app-token-6f1c",
+        "old-database-password-c3f8",
+        "latest-session-key-4b1d",
+        "PRODUCTION-2026-05-01-5d2f0c",
+    ] {
+        assert!(!text.contains(secret), "the database holds {secret}");
+    }
+    assert!(
+        text.contains("data-api-tokens"),
+        "the scan read the database"
+    );
+}
+
+#[test]
+fn the_scheduler_starts_what_is_due_without_sharing_files() {
+    use keyroll::runtime::schedule::{Urgency, plan};
+    let config = demo_config();
+    let now = time::macros::datetime!(2026-06-01 00:00 UTC);
+    let mut last = BTreeMap::new();
+    for c in &config.credentials {
+        last.insert(c.name.clone(), now - time::Duration::days(10));
+    }
+    // data-api-tokens: 90d max age, last 100 days ago: overdue. database-password shares
+    // vars/production.yaml with it. redis-auth (180d) is due in 5 days: due soon.
+    last.insert("data-api-tokens".into(), now - time::Duration::days(100));
+    last.insert("database-password".into(), now - time::Duration::days(95));
+    last.insert("redis-auth".into(), now - time::Duration::days(175));
+    let s = plan(
+        &config.credentials,
+        &last,
+        &Default::default(),
+        now,
+        5,
+        time::Duration::days(14),
+    );
+    assert_eq!(
+        s.start,
+        vec!["data-api-tokens".to_owned()],
+        "the second one shares a file and waits"
+    );
+    let urgencies: Vec<(&str, &Urgency)> = s
+        .report
+        .iter()
+        .map(|d| (d.credential.as_str(), &d.urgency))
+        .collect();
+    assert_eq!(
+        urgencies,
+        vec![
+            ("data-api-tokens", &Urgency::Overdue),
+            ("database-password", &Urgency::Overdue),
+            ("redis-auth", &Urgency::DueSoon)
+        ]
+    );
+
+    let none_running_cap = plan(
+        &config.credentials,
+        &BTreeMap::new(),
+        &Default::default(),
+        now,
+        2,
+        time::Duration::days(14),
+    );
+    assert_eq!(
+        none_running_cap.start.len(),
+        2,
+        "never rotated means due, up to the cap: {:?}",
+        none_running_cap.start
+    );
+    let active = ["data-api-tokens".to_owned()].into_iter().collect();
+    let with_active = plan(
+        &config.credentials,
+        &last,
+        &active,
+        now,
+        5,
+        time::Duration::days(14),
+    );
+    assert!(with_active.start.is_empty(), "{:?}", with_active.start);
+}
