@@ -511,3 +511,43 @@ fn the_scheduler_starts_what_is_due_without_sharing_files() {
     );
     assert!(with_active.start.is_empty(), "{:?}", with_active.start);
 }
+
+/// Every webhook of a rotation delivered three times (different delivery ids, as GitHub's
+/// redeliveries and the reconcile tick produce) in a shuffled order, through the store: the
+/// rotation ends done, and each pull request was created once.
+#[tokio::test]
+async fn shuffled_and_repeated_webhooks_end_the_same() {
+    let config = demo_config();
+    let cred = config.credential("data-api-tokens").unwrap();
+    for seed in 1..6u64 {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = TestClock::new();
+        let world = World::default();
+        let mut rt = Runtime::new(store_in(&dir).await, world.clone(), clock.clone(), REPO);
+        let id = rt.start(cred, false).await.unwrap();
+        let (rotation, _) = rt.store().rotation(&id).await.unwrap();
+        // The world numbers pull requests #100, #101 as the happy path does.
+        let mut webhooks: Vec<Input> = keyroll::engine::transcript::happy_path(&rotation)
+            .into_iter()
+            .map(|(_, i)| i)
+            .filter(|i| !matches!(i, Input::LockAcquired | Input::PrOpened { .. }))
+            .flat_map(|i| [i.clone(), i.clone(), i])
+            .collect();
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        for i in (1..webhooks.len()).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            webhooks.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+        for (n, input) in webhooks.iter().enumerate() {
+            rt.deliver(&format!("hook-{n}"), &id, input).await.unwrap();
+            rt.run_until_idle().await.unwrap();
+        }
+        let (end, _) = rt.store().rotation(&id).await.unwrap();
+        assert_eq!(end.phase, Phase::Done, "seed {seed}");
+        let created = world.0.lock().unwrap().created.clone();
+        assert_eq!(created.len(), 2, "seed {seed}: {created:?}");
+        assert!(created.values().all(|n| *n == 1), "seed {seed}: {created:?}");
+    }
+}

@@ -8,6 +8,9 @@ use super::lifecycle::{PlannedStep, with_rollback};
 use super::state::{Phase, Rotation};
 use crate::changeset::Phase as Change;
 
+/// How many inputs may wait for what they refer to.
+const MAX_EARLY: usize = 256;
+
 /// The next state and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
@@ -66,6 +69,11 @@ fn record(r: &mut Rotation, input: &Input, now: OffsetDateTime, fx: &mut Effects
     if !resolvable(r, input) {
         if !r.facts.early.contains(input) {
             r.facts.early.push(input.clone());
+            // Checks on commits that never turn out to contain a merge would pile up: keep
+            // the newest few.
+            if r.facts.early.len() > MAX_EARLY {
+                r.facts.early.remove(0);
+            }
         }
         return;
     }
