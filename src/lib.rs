@@ -11,6 +11,7 @@
 
 pub mod changeset;
 pub mod cli;
+pub mod effects;
 pub mod engine;
 pub mod fingerprint;
 pub mod generate;

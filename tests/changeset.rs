@@ -10,8 +10,6 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
 use keyroll::changeset::{self, Base, ChangeError, ChangeSet, Phase};
 use keyroll::generate;
@@ -96,18 +94,6 @@ impl Repo {
 
     fn roles(&self, cred: &str) -> Vec<Role> {
         self.cred(cred).locations.iter().map(|l| l.role).collect()
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.path().is_dir() {
-            copy_tree(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
     }
 }
 

@@ -153,15 +153,3 @@ fn repository_problems_are_placed() {
         .collect();
     insta::assert_snapshot!("repository_problems", rendered.join("\n"));
 }
-
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
-    if from.is_dir() {
-        std::fs::create_dir_all(to).unwrap();
-        for e in std::fs::read_dir(from).unwrap() {
-            let e = e.unwrap();
-            copy_tree(&e.path(), &to.join(e.file_name()));
-        }
-    } else {
-        std::fs::copy(from, to).unwrap();
-    }
-}

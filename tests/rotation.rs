@@ -39,13 +39,7 @@ struct Demo {
 
 impl Demo {
     fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        copy_tree(&fixture("demo-credentials"), dir.path());
-        let repo = git2::Repository::init(dir.path()).unwrap();
-        commit_all(&repo, "demo credentials");
-        let mut config = repo.config().unwrap();
-        config.set_str("user.name", "demo").unwrap();
-        config.set_str("user.email", "demo@example.com").unwrap();
+        let (dir, repo) = demo_git_repo();
         let default_branch = repo.head().unwrap().shorthand().unwrap().to_owned();
         Self {
             dir,
@@ -168,19 +162,6 @@ impl Demo {
             Some(self.default_branch.as_str()),
             "the checked-out branch changed"
         );
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_tree(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
     }
 }
 
@@ -529,21 +510,6 @@ fn tampered_files_and_bad_configs_write_nothing() {
         1,
         "no branch was created"
     );
-}
-
-/// Commits every file of the working tree on top of HEAD (or as the first commit).
-fn commit_all(repo: &git2::Repository, message: &str) {
-    let mut index = repo.index().unwrap();
-    index
-        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-        .unwrap();
-    index.write().unwrap();
-    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let sig = git2::Signature::now("demo", "demo@example.com").unwrap();
-    let parent = repo.head().ok().map(|h| h.peel_to_commit().unwrap());
-    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
-        .unwrap();
 }
 
 #[test]

@@ -548,6 +548,132 @@ async fn shuffled_and_repeated_webhooks_end_the_same() {
         assert_eq!(end.phase, Phase::Done, "seed {seed}");
         let created = world.0.lock().unwrap().created.clone();
         assert_eq!(created.len(), 2, "seed {seed}: {created:?}");
-        assert!(created.values().all(|n| *n == 1), "seed {seed}: {created:?}");
+        assert!(
+            created.values().all(|n| *n == 1),
+            "seed {seed}: {created:?}"
+        );
+    }
+}
+
+/// The whole shell on a local checkout: the runtime and the SQLite store drive the engine,
+/// the local executor commits each pull request as a branch, the test merges them (as a
+/// person would on GitHub) and reports the checks. The end state, read by the real sops,
+/// holds the new values and not the old.
+#[tokio::test]
+async fn a_local_checkout_rotates_through_the_runtime() {
+    use keyroll::effects::local::LocalExecutor;
+    let (repo_dir, repo) = demo_git_repo();
+    let config = demo_config();
+    let ids = keyroll::sops::Identities::from_file(&fixture("demo-age-key.txt")).unwrap();
+    let executor = LocalExecutor::new(repo_dir.path(), config.clone(), ids);
+    let db = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let mut rt = Runtime::new(store_in(&db).await, executor, clock.clone(), REPO);
+    let cred = config.credential("data-api-tokens").unwrap();
+    let id = rt.start(cred, false).await.unwrap();
+    for round in 0..100 {
+        rt.run_until_idle().await.unwrap();
+        let (r, _) = rt.store().rotation(&id).await.unwrap();
+        match r.phase.clone() {
+            Phase::Done => break,
+            Phase::Open { pr } => {
+                // Merge: the default branch moves to the pull request's branch.
+                let branch = format!("keyroll/data-api-tokens/{id}/{}", r.plan[pr].change);
+                let commit = repo
+                    .find_branch(&branch, git2::BranchType::Local)
+                    .unwrap()
+                    .get()
+                    .peel_to_commit()
+                    .unwrap()
+                    .id();
+                let head = repo.head().unwrap().name().unwrap().to_owned();
+                repo.reference(&head, commit, true, "merge").unwrap();
+                let number = r.facts.prs[&pr].number.unwrap();
+                rt.deliver(
+                    &format!("merge-{pr}"),
+                    &id,
+                    &Input::PrMerged {
+                        number,
+                        merge_sha: commit.to_string(),
+                    },
+                )
+                .await
+                .unwrap();
+            }
+            Phase::Rollout { pr, step } => {
+                let sha = r.facts.prs[&pr].merge_sha.clone().unwrap();
+                match &r.plan[pr].steps[step] {
+                    PlannedStep::Wave { checks, .. } => {
+                        for c in checks {
+                            let input = Input::Check {
+                                merge_sha: sha.clone(),
+                                name: c.clone(),
+                                conclusion: Conclusion::Success,
+                            };
+                            rt.deliver(&format!("check-{pr}-{c}"), &id, &input)
+                                .await
+                                .unwrap();
+                        }
+                    }
+                    PlannedStep::Gate { name, .. } => {
+                        let input = Input::Command {
+                            command: Command::Confirm(name.clone()),
+                            actor: "release".into(),
+                            pr_number: None,
+                        };
+                        rt.deliver(&format!("confirm-{name}"), &id, &input)
+                            .await
+                            .unwrap();
+                    }
+                }
+            }
+            other => panic!(
+                "round {round}: stuck in {other:?}: {:?}",
+                rt.executor().log()
+            ),
+        }
+    }
+    assert_eq!(rt.store().rotation(&id).await.unwrap().0.phase, Phase::Done);
+
+    // What the default branch holds now, read by the real sops.
+    let head = repo.head().unwrap().peel_to_commit().unwrap();
+    let blob = head
+        .tree()
+        .unwrap()
+        .get_path(std::path::Path::new("vars/production.yaml"))
+        .unwrap()
+        .to_object(&repo)
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("production.yaml"),
+        blob.as_blob().unwrap().content(),
+    )
+    .unwrap();
+    let out = sops(
+        tmp.path(),
+        &fixture("demo-age-key.txt"),
+        &["-d", "production.yaml"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plain = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !plain.contains("old-app-token-6f1c") && !plain.contains("old-dev-token-0b7e"),
+        "old values remain"
+    );
+    let tokens = plain.lines().find(|l| l.contains("auth_tokens")).unwrap();
+    assert_eq!(
+        tokens.matches(':').count(),
+        3,
+        "three new tokens: {}",
+        tokens.len()
+    );
+    let log = rt.executor().log().join("\n");
+    for secret in ["old-app-token-6f1c", "old-jenkins-token-93ad"] {
+        assert!(!log.contains(secret));
     }
 }

@@ -253,3 +253,44 @@ pub fn run_keyroll(cwd: &Path, args: &[&str], env: &[(&str, &str)], stdin: Optio
     drop(child.stdin.take());
     child.wait_with_output().unwrap()
 }
+
+/// Copies a folder tree.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+/// Commits every file of the working tree on top of HEAD (or as the first commit).
+pub fn commit_all(repo: &git2::Repository, message: &str) {
+    let mut index = repo.index().unwrap();
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::now("demo", "demo@example.com").unwrap();
+    let parent = repo.head().ok().map(|h| h.peel_to_commit().unwrap());
+    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
+        .unwrap();
+}
+
+/// A git repository holding a copy of the demo credentials repository, one commit.
+pub fn demo_git_repo() -> (tempfile::TempDir, git2::Repository) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("demo-credentials"), dir.path());
+    let repo = git2::Repository::init(dir.path()).unwrap();
+    commit_all(&repo, "demo credentials");
+    let mut config = repo.config().unwrap();
+    config.set_str("user.name", "demo").unwrap();
+    config.set_str("user.email", "demo@example.com").unwrap();
+    (dir, repo)
+}
