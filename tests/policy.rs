@@ -117,10 +117,7 @@ fn config_problems_are_placed() {
 #[test]
 fn repository_problems_are_placed() {
     let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(fixture("demo-credentials")).unwrap() {
-        let e = entry.unwrap();
-        copy_tree(&e.path(), &dir.path().join(e.file_name()));
-    }
+    copy_tree(&fixture("demo-credentials"), dir.path());
     let text = "version: 1\ndefaults: { max_age: 90d }\ncredentials:\n  x:\n    extends: random-password\n    owner: '@a'\n    locations:\n      - { file: vars/missing.yaml, path: [a], role: use }\n      - { file: vars/production.yaml, path: [database, nope], role: use }\n      - { file: vars/production.yaml, path: [database], role: use }\n      - { file: terraform/redis.tf, pattern: '(?P<value>nothing-like-this)', role: use }\n      - { file: secret.yaml, path: [a], role: use }\n";
     // A SOPS file keyroll's identity is not a recipient of.
     let k = keys();
