@@ -15,13 +15,7 @@ source tests/tools.sh
 keyroll_tools hyperfine
 SOPS_BIN="$KEYROLL_TEST_SOPS"
 
-cargo build --quiet --release --locked
-KEYROLL="$CARGO_TARGET_DIR/release/keyroll"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-age-keygen -o "$work/key.txt" 2>/dev/null
-RECIPIENT="$(grep -o 'age1[a-z0-9]*' "$work/key.txt" | head -n 1)"
-export SOPS_AGE_KEY_FILE="$work/key.txt" SOPS_DISABLE_VERSION_CHECK=1
+keyroll_bench_setup
 
 # 1,000 files of 20 values; the needle sits in one value of the last file.
 mkdir -p "$work/repo/vars"

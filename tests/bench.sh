@@ -27,15 +27,7 @@ source tests/tools.sh
 keyroll_tools hyperfine
 SOPS="$KEYROLL_TEST_SOPS"
 
-echo "tests/bench.sh: building keyroll (release) in $CARGO_TARGET_DIR" >&2
-cargo build --quiet --release --locked
-KEYROLL="$CARGO_TARGET_DIR/release/keyroll"
-
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-age-keygen -o "$work/key.txt" 2>/dev/null
-RECIPIENT="$(grep -o 'age1[a-z0-9]*' "$work/key.txt" | head -n 1)"
-export SOPS_AGE_KEY_FILE="$work/key.txt" SOPS_DISABLE_VERSION_CHECK=1
+keyroll_bench_setup
 
 EDIT_PATH='["group_00000"]["key_03"]'
 EDIT_VALUE='"new-value"'

@@ -24,6 +24,19 @@ keyroll_apt_install() {
   keyroll_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
+# For the benchmarks: builds keyroll in release mode and makes a scratch folder (removed on
+# exit) with an age identity. Sets KEYROLL, work, RECIPIENT and SOPS_AGE_KEY_FILE.
+keyroll_bench_setup() {
+  echo "building keyroll (release) in $CARGO_TARGET_DIR" >&2
+  cargo build --quiet --release --locked
+  KEYROLL="$CARGO_TARGET_DIR/release/keyroll"
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' EXIT
+  age-keygen -o "$work/key.txt" 2>/dev/null
+  RECIPIENT="$(grep -o 'age1[a-z0-9]*' "$work/key.txt" | head -n 1)"
+  export SOPS_AGE_KEY_FILE="$work/key.txt"
+}
+
 keyroll_tools() {
   mkdir -p "$KEYROLL_CACHE"
   local missing=()

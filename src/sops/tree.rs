@@ -42,6 +42,22 @@ impl Document {
     }
 }
 
+impl SopsEntry {
+    /// The entry whose key starts at `key_start`: removing it drops whole lines, from the
+    /// key's line to the end of the value's last line.
+    pub fn whole_lines(src: &str, key_start: usize, value: Node) -> Self {
+        let start = super::format::line_start(src, key_start);
+        let end = super::format::line_end(src, value.content_end())
+            .saturating_add(1)
+            .min(src.len());
+        let lines = start..end;
+        Self {
+            value,
+            removal: vec![lines],
+        }
+    }
+}
+
 #[derive(Debug)]
 pub enum Node {
     Map(MapNode),

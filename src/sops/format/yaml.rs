@@ -254,15 +254,7 @@ impl<'a> Builder<'a> {
             let value = self.node(event, vspan, depth, flow)?;
             if top && key == "sops" {
                 // The whole `sops:` block, lines and all, so the plaintext view can drop it.
-                let start = crate::sops::format::line_start(self.src, key_span.start);
-                let end = crate::sops::format::line_end(self.src, value.content_end())
-                    .saturating_add(1)
-                    .min(self.src.len());
-                let lines = start..end;
-                sops = Some(SopsEntry {
-                    value,
-                    removal: vec![lines],
-                });
+                sops = Some(SopsEntry::whole_lines(self.src, key_span.start, value));
             } else {
                 entries.push(Entry {
                     key,

@@ -160,14 +160,7 @@ impl<'a> Reader<'a> {
             self.i += 1;
             let value = self.value(indent, value_at, value_text)?;
             if top && key == "sops" {
-                let start = line.start;
-                let end = (crate::sops::format::line_end(self.src, value.content_end()) + 1)
-                    .min(self.src.len());
-                let lines = start..end;
-                sops = Some(SopsEntry {
-                    value,
-                    removal: vec![lines],
-                });
+                sops = Some(SopsEntry::whole_lines(self.src, key_at, value));
             } else {
                 entries.push(Entry {
                     key: key.to_owned(),
