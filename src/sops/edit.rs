@@ -250,8 +250,22 @@ impl OpenedFile<'_> {
                     .iter()
                     .position(|e| std::ptr::eq(e, entry))
                     .unwrap_or(0);
-                let starts: Vec<usize> = map.entries.iter().map(|e| e.key_span.start).collect();
-                let ends: Vec<usize> = map.entries.iter().map(|e| e.value.content_end()).collect();
+                let mut starts: Vec<usize> = map.entries.iter().map(|e| e.key_span.start).collect();
+                let mut ends: Vec<usize> =
+                    map.entries.iter().map(|e| e.value.content_end()).collect();
+                // In JSON the `sops` member is a sibling of the top-level entries (the last
+                // one): count it, so removing the only data entry keeps it and its comma
+                // goes with the removed entry.
+                if file.format == Format::Json
+                    && file
+                        .docs
+                        .first()
+                        .is_some_and(|d| std::ptr::eq(&d.root, map) && d.sops.is_some())
+                    && let Some(next) = ends.last().and_then(|e| json_member_after(text, *e))
+                {
+                    starts.push(next);
+                    ends.push(next);
+                }
                 removal(
                     file.format,
                     text,
@@ -476,6 +490,16 @@ pub(crate) fn apply_splices(text: &str, mut splices: Vec<(Range<usize>, String)>
     }
     out.push_str(text.get(pos..).unwrap_or(""));
     out
+}
+
+/// Where the next member of a JSON object starts, after the value ending at `end`.
+fn json_member_after(text: &str, end: usize) -> Option<usize> {
+    let rest = text.get(end..)?;
+    let after_ws = rest.trim_start();
+    let after_comma = after_ws.strip_prefix(',')?.trim_start();
+    after_comma
+        .starts_with('"')
+        .then(|| text.len() - after_comma.len())
 }
 
 /// The leading whitespace of the line holding `offset`.

@@ -105,6 +105,12 @@ fn encrypt_documents(
         if format == Format::Yaml && doc.root.flow {
             return Err(SopsError::Encrypt("a top-level flow mapping ({...}) cannot take a sops block; write it in block style".into()));
         }
+        if format == Format::Yaml && doc.root.indent > 0 && !doc.root.entries.is_empty() {
+            return Err(SopsError::Encrypt(format!(
+                "line {}: the top-level mapping is indented; the sops block goes at column 0, so remove the indentation",
+                line_col(plaintext, doc.root.span.start).0
+            )));
+        }
         let mut path = Vec::new();
         walk_map(&doc.root, &mut path, &mut |s, path, _| {
             let value = clear_value(s, false).map_err(|what| SopsError::Unsupported {
@@ -123,7 +129,22 @@ fn encrypt_documents(
                     Format::Yaml if s.in_flow => quoted(&enc),
                     _ => enc,
                 };
-                splices.push((s.span.clone(), text));
+                // YAML reads a tab before a plain scalar as part of it: the blanks between
+                // `key:` and the value become one space.
+                let mut start = s.span.start;
+                let before = plaintext.get(..start).unwrap_or("");
+                let blanks = before.len() - before.trim_end_matches([' ', '\t']).len();
+                let text = if format == Format::Yaml
+                    && before
+                        .get(start - blanks..)
+                        .is_some_and(|b| b.contains('\t'))
+                {
+                    start -= blanks;
+                    format!(" {text}")
+                } else {
+                    text
+                };
+                splices.push((start..s.span.end, text));
             }
             values.push((value, encrypt));
             Ok(())

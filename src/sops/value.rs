@@ -48,8 +48,10 @@ pub fn type_yaml_plain(text: &str) -> Typed {
         }
         None => {}
     }
+    // A literal beyond f64's range is a string to YAML v3 (its ParseFloat fails).
     if is_yaml_float(&plain)
         && let Ok(f) = plain.parse::<f64>()
+        && f.is_finite()
     {
         return float_value(f);
     }
@@ -316,9 +318,13 @@ pub fn render_yaml(value: &PlainValue, out: &mut String, in_flow: bool) {
             "+Inf" => out.push_str(".inf"),
             "-Inf" => out.push_str("-.inf"),
             "NaN" => out.push_str(".nan"),
-            // A float whose digits read back as an int gets a `.0`, so the type survives.
+            // A float written with digits only gets a `.0`, so that it reads back as a float
+            // (and not as an int, or a number too large for one).
             t if value.ty() == ValueType::Float
-                && matches!(type_yaml_plain(t), Typed::Value(ref v) if v.ty() == ValueType::Int) =>
+                && !t.is_empty()
+                && t.trim_start_matches('-')
+                    .bytes()
+                    .all(|b| b.is_ascii_digit()) =>
             {
                 out.push_str(t);
                 out.push_str(".0");
@@ -431,8 +437,40 @@ pub fn json_string(text: &str, out: &mut String) {
     out.push('"');
 }
 
+/// Whether `s` is a JSON number literal (RFC 8259 grammar), whatever its magnitude.
 fn is_json_number(s: &str) -> bool {
-    !s.is_empty() && serde_json::from_str::<serde_json::Number>(s).is_ok() && !s.starts_with('+')
+    let b = s.as_bytes();
+    let mut i = usize::from(b.first() == Some(&b'-'));
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i - start
+    };
+    match b.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            digits(&mut i);
+        }
+        _ => return false,
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
 }
 
 /// Writes a plaintext value as a dotenv value: newlines become the two characters `\n`.
@@ -473,10 +511,26 @@ mod tests {
         assert_eq!(typed("2024-13-15"), (ValueType::Str, "2024-13-15".into()));
         assert_eq!(typed("hello"), (ValueType::Str, "hello".into()));
         assert!(matches!(type_yaml_plain("~"), Typed::Null));
+        assert_eq!(typed("1e310"), (ValueType::Str, "1e310".into()));
         assert!(matches!(
             type_yaml_plain("18446744073709551615"),
             Typed::Unsupported(_)
         ));
+    }
+
+    #[test]
+    fn numbers_render_with_their_type() {
+        let float = |t: &str| PlainValue::new(ValueType::Float, t.as_bytes().to_vec());
+        let mut out = String::new();
+        render_yaml(&float("100000000000000000000"), &mut out, false);
+        assert_eq!(out, "100000000000000000000.0");
+        let max = format!("{}", f64::MAX);
+        let mut out = String::new();
+        render_json(&float(&max), &mut out);
+        assert_eq!(out, max);
+        for bad in ["", "-", "01", "1.", ".5", "+1", "1e", "NaN"] {
+            assert!(!is_json_number(bad), "{bad}");
+        }
     }
 
     #[test]

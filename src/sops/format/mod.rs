@@ -55,6 +55,12 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// The column (0-based, in characters) of a byte offset.
+pub fn char_column(text: &str, offset: usize) -> usize {
+    text.get(line_start(text, offset)..offset)
+        .map_or(0, |t| t.chars().count())
+}
+
 /// The start of the line holding `offset`.
 pub fn line_start(text: &str, offset: usize) -> usize {
     text.get(..offset)

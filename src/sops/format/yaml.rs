@@ -136,7 +136,8 @@ impl<'a> Builder<'a> {
         let (event, span) = self.next()?;
         let (root, sops) = match event {
             Event::MappingStart(..) => self.map(span, 0, true)?,
-            Event::Scalar(ref v, ScalarStyle::Plain, ..) if v.is_empty() => {
+            // An empty document; with an anchor or a tag it is a null node, not a mapping.
+            Event::Scalar(ref v, ScalarStyle::Plain, 0, None) if v.is_empty() => {
                 let at = self.offsets.byte(span.start.index());
                 (
                     MapNode {
@@ -218,7 +219,9 @@ impl<'a> Builder<'a> {
         top: bool,
     ) -> Result<(MapNode, Option<SopsEntry>), SyntaxError> {
         let start = self.offsets.byte(span.start.index());
-        let flow = self.src.as_bytes().get(start) == Some(&b'{');
+        // A flow collection's start marker covers its bracket; a block one's is empty (and may
+        // sit on a first item that is itself a flow collection).
+        let flow = span.end.index() > span.start.index();
         self.last_end = self.offsets.byte(span.end.index());
         let mut entries: Vec<Entry> = Vec::new();
         let mut sops = None;
@@ -267,19 +270,28 @@ impl<'a> Builder<'a> {
 
     fn list(&mut self, span: Span, depth: usize) -> Result<ListNode, SyntaxError> {
         let start = self.offsets.byte(span.start.index());
-        let flow = self.src.as_bytes().get(start) == Some(&b'[');
+        let flow = span.end.index() > span.start.index();
         self.last_end = self.offsets.byte(span.end.index());
-        let mut items = Vec::new();
+        let mut items: Vec<Item> = Vec::new();
         loop {
             let (event, ispan) = self.next()?;
             if matches!(event, Event::SequenceEnd) {
                 let end = self.offsets.byte(ispan.end.index());
                 self.last_end = end;
+                // A block list starts at its first dash, wherever the parser's marker is
+                // (for `key:\n- item` it points at the item).
+                let (start, indent) = match items.first() {
+                    Some(first) if !flow => (
+                        first.start,
+                        crate::sops::format::char_column(self.src, first.start),
+                    ),
+                    _ => (start, span.start.col()),
+                };
                 return Ok(ListNode {
                     items,
                     span: start..end,
                     flow,
-                    indent: span.start.col(),
+                    indent,
                 });
             }
             let node = self.node(event, ispan, depth, flow)?;

@@ -20,7 +20,6 @@ type R<T> = Result<T, Unsupported>;
 /// One line of the text: where its content starts and ends (no indentation, no newline).
 #[derive(Debug, Clone, Copy)]
 struct Line {
-    start: usize,
     /// Column of the first non-space character.
     indent: usize,
     /// Offset of the first non-space character.
@@ -30,8 +29,8 @@ struct Line {
 }
 
 pub fn parse(src: &str) -> R<Vec<Document>> {
-    if src.contains('\t')
-        || src.contains('\r')
+    // Control characters (tabs and CRs among them) are left to the general reader.
+    if src.bytes().any(|b| b < 0x20 && b != b'\n')
         || src.starts_with('\u{feff}')
         || has_special_unicode(src)
     {
@@ -101,7 +100,6 @@ fn line_at(src: &str, start: usize, end: usize) -> Line {
         content += 1;
     }
     Line {
-        start,
         indent: content - start,
         content,
         end,
@@ -248,7 +246,8 @@ impl<'a> Reader<'a> {
         let (value, style) = match first {
             b'"' => (double_quoted(text)?, Style::Quoted),
             b'\'' => (single_quoted(text)?, Style::Quoted),
-            b'[' | b'{' | b'&' | b'*' | b'!' | b'|' | b'>' | b'%' | b'@' | b'`' => {
+            b'[' | b'{' | b']' | b'}' | b',' | b'&' | b'*' | b'!' | b'|' | b'>' | b'%' | b'@'
+            | b'`' => {
                 return Err(Unsupported);
             }
             b'-' | b'?' | b':' if text.len() == 1 || text.as_bytes().get(1) == Some(&b' ') => {
@@ -378,7 +377,7 @@ fn is_doc_marker(t: &str) -> bool {
 }
 
 fn column(src: &str, offset: usize) -> usize {
-    offset - crate::sops::format::line_start(src, offset)
+    crate::sops::format::char_column(src, offset)
 }
 
 /// Splits `key: rest` (or `key:` at the end of the line): the key and the offset after the
