@@ -9,6 +9,7 @@
 //! - [`store`]: SQLite: inbox, rotations, outbox of effects, audit log, locks.
 //! - [`runtime`]: the worker around the engine; the scheduler of due rotations.
 //! - [`effects`]: executors (a local checkout now; GitHub next).
+//! - [`github`]: webhook deliveries: signatures and the events keyroll reads.
 //! - [`changeset`]: what each pull request of a rotation changes in which file.
 //! - [`policy`]: the repository's `.keyroll.yaml` and the presets in `policies/`.
 //! - [`generate`]: new values (random tokens, dates, dated names; checks on manual values).
@@ -24,6 +25,7 @@ pub mod effects;
 pub mod engine;
 pub mod fingerprint;
 pub mod generate;
+pub mod github;
 pub mod plan;
 pub mod policy;
 pub mod repo;

