@@ -190,3 +190,115 @@ fn example_deliveries_verify_with_their_signature() {
         }
     }
 }
+
+/// Real payloads, with only the scenario's fields changed, routed to a rotation and stepped
+/// through the engine: the merge of keyroll's pull request, then a check on the merge commit.
+#[test]
+fn deliveries_route_to_their_rotation_and_move_it() {
+    use keyroll::engine::{Input, Phase, Rotation, plan_for, step};
+    use keyroll::github::route::inputs;
+    let all = examples();
+    let config_text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/demo-credentials/.keyroll.yaml"),
+    )
+    .unwrap();
+    let config = keyroll::policy::parse(".keyroll.yaml", &config_text).unwrap();
+    let cred = config.credential("redis-auth").unwrap();
+    let now = time::macros::datetime!(2026-05-01 10:00 UTC);
+    let mut r = Rotation::new("R-2026-0001", &cred.name, false, plan_for(cred, false), now);
+    for input in [Input::LockAcquired, Input::PrOpened { pr: 0, number: 2 }] {
+        r = step(&r, &input, now).next;
+    }
+    assert_eq!(r.phase, Phase::Open { pr: 0 });
+    let deliver =
+        |event: &str, payload: &serde_json::Value, r: &Rotation| -> Vec<(String, Input)> {
+            let delivery = parse(event, &serde_json::to_vec(payload).unwrap())
+                .unwrap()
+                .unwrap();
+            inputs(&delivery, std::slice::from_ref(r))
+        };
+
+    // The merge of keyroll's branch.
+    let mut merged = examples_of(&all, "pull_request")
+        .iter()
+        .find(|e| e["action"] == "closed")
+        .unwrap()
+        .clone();
+    merged["pull_request"]["head"]["ref"] = "keyroll/redis-auth/R-2026-0001/add".into();
+    merged["pull_request"]["merged"] = true.into();
+    merged["number"] = 2.into();
+    let merge_sha = merged["pull_request"]["merge_commit_sha"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let routed = deliver("pull_request", &merged, &r);
+    assert_eq!(
+        routed,
+        vec![(
+            "R-2026-0001".to_owned(),
+            Input::PrMerged {
+                number: 2,
+                merge_sha: merge_sha.clone()
+            }
+        )]
+    );
+    r = step(&r, &routed[0].1, now).next;
+    assert_eq!(r.phase, Phase::Rollout { pr: 0, step: 0 });
+
+    // Someone else's branch, a check on another commit: nothing.
+    let mut elsewhere = merged.clone();
+    elsewhere["pull_request"]["head"]["ref"] = "feature/login".into();
+    assert!(deliver("pull_request", &elsewhere, &r).is_empty());
+    let mut unrelated = examples_of(&all, "check_run")
+        .iter()
+        .find(|e| e["action"] == "completed")
+        .unwrap()
+        .clone();
+    unrelated["check_run"]["name"] = "terraform-apply".into();
+    unrelated["check_run"]["conclusion"] = "success".into();
+    assert!(
+        deliver("check_run", &unrelated, &r).is_empty(),
+        "a check on an unrelated commit counts for nothing"
+    );
+
+    // The wave's check, completed on the merge commit.
+    let mut check = unrelated.clone();
+    check["check_run"]["head_sha"] = merge_sha.clone().into();
+    let routed = deliver("check_run", &check, &r);
+    assert_eq!(routed.len(), 1);
+    r = step(&r, &routed[0].1, now).next;
+    assert_eq!(r.phase, Phase::Done);
+
+    // A person's push to a keyroll branch, and a failed commit status on a merge commit.
+    let mut r2 = Rotation::new("R-2026-0002", &cred.name, false, plan_for(cred, false), now);
+    for input in [
+        Input::LockAcquired,
+        Input::PrOpened { pr: 0, number: 7 },
+        Input::PrMerged {
+            number: 7,
+            merge_sha: merge_sha.clone(),
+        },
+    ] {
+        r2 = step(&r2, &input, now).next;
+    }
+    let mut pushed = examples_of(&all, "pull_request")
+        .iter()
+        .find(|e| e["action"] == "synchronize")
+        .unwrap()
+        .clone();
+    pushed["pull_request"]["head"]["ref"] = "keyroll/redis-auth/R-2026-0002/add".into();
+    pushed["number"] = 7.into();
+    let routed = deliver("pull_request", &pushed, &r2);
+    assert!(
+        matches!(routed.as_slice(), [(id, Input::PushedByPerson { number: 7, .. })] if id == "R-2026-0002"),
+        "{routed:?}"
+    );
+    let mut status = examples_of(&all, "status")[0].clone();
+    status["sha"] = merge_sha.into();
+    status["context"] = "terraform-apply".into();
+    status["state"] = "failure".into();
+    let routed = deliver("status", &status, &r2);
+    r2 = step(&r2, &routed[0].1, now).next;
+    assert!(matches!(r2.phase, Phase::Stalled { .. }), "{:?}", r2.phase);
+}

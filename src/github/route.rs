@@ -1,0 +1,142 @@
+//! From a webhook delivery to the engine inputs it means, for the rotations it concerns.
+//! Pure: the caller passes the rotations under way.
+//!
+//! Pull request events find their rotation by branch name (`keyroll/<credential>/<rotation>/
+//! <change>`); check runs, commit statuses and deployment statuses by the merge commit they
+//! ran on. A result on any other commit concerns no rotation. (A later commit that contains
+//! the merge counts too; resolving that needs the API and is the reconcile tick's job.)
+
+use super::webhook::{Delivery, Event};
+use crate::engine::{Conclusion, Input, Rotation};
+
+/// The rotation a keyroll branch belongs to, and which pull request of it.
+pub fn rotation_of_branch(branch: &str) -> Option<(&str, &str, &str)> {
+    let mut parts = branch.strip_prefix("keyroll/")?.split('/');
+    let (credential, rotation, change) = (parts.next()?, parts.next()?, parts.next()?);
+    (parts.next().is_none() && rotation.starts_with("R-")).then_some((credential, rotation, change))
+}
+
+/// The inputs a delivery carries, each with the id of the rotation it is for.
+pub fn inputs(delivery: &Delivery, active: &[Rotation]) -> Vec<(String, Input)> {
+    match &delivery.event {
+        Event::PullRequest {
+            action,
+            number,
+            merged,
+            merge_commit_sha,
+            head_ref,
+            ..
+        } => {
+            let Some((credential, rotation, _)) = rotation_of_branch(head_ref) else {
+                return Vec::new();
+            };
+            let Some(r) = active
+                .iter()
+                .find(|r| r.id == rotation && r.credential == credential)
+            else {
+                return Vec::new();
+            };
+            let input = match action.as_str() {
+                "closed" if *merged => match merge_commit_sha {
+                    Some(sha) => Input::PrMerged {
+                        number: *number,
+                        merge_sha: sha.clone(),
+                    },
+                    None => return Vec::new(),
+                },
+                "closed" => Input::PrClosed { number: *number },
+                "reopened" => Input::PrReopened { number: *number },
+                // A push to keyroll's branch by anyone but keyroll (a person's `sops set` of a
+                // manual value, say): keyroll stops writing to that branch.
+                "synchronize" => match &delivery.context.sender {
+                    Some(sender) if !sender.is_bot => Input::PushedByPerson {
+                        number: *number,
+                        login: sender.login.clone(),
+                    },
+                    _ => return Vec::new(),
+                },
+                _ => return Vec::new(),
+            };
+            vec![(r.id.clone(), input)]
+        }
+        Event::CheckRun {
+            action,
+            name,
+            head_sha,
+            conclusion,
+            ..
+        } if action == "completed" => check(
+            active,
+            head_sha,
+            name,
+            conclusion.as_deref().unwrap_or("neutral"),
+        ),
+        Event::Status {
+            sha,
+            context,
+            state,
+        } => match state.as_str() {
+            "pending" => Vec::new(),
+            other => check(active, sha, context, other),
+        },
+        Event::DeploymentStatus {
+            sha,
+            environment,
+            state,
+            ..
+        } => match state.as_str() {
+            "success" | "failure" | "error" => {
+                let name = format!("deploy/{}", environment.as_deref().unwrap_or("default"));
+                check(active, sha, &name, state)
+            }
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// A result on `sha` for every rotation whose merge commit it is.
+fn check(active: &[Rotation], sha: &str, name: &str, outcome: &str) -> Vec<(String, Input)> {
+    let conclusion = match outcome {
+        "success" => Conclusion::Success,
+        // A skipped or neutral run proves nothing: it neither passes nor fails a wave.
+        "neutral" | "skipped" => return Vec::new(),
+        other => Conclusion::Failure(other.to_owned()),
+    };
+    active
+        .iter()
+        .filter(|r| r.pr_by_merge(sha).is_some())
+        .map(|r| {
+            (
+                r.id.clone(),
+                Input::Check {
+                    merge_sha: sha.to_owned(),
+                    name: name.to_owned(),
+                    conclusion: conclusion.clone(),
+                },
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyroll_branches_name_their_rotation() {
+        assert_eq!(
+            rotation_of_branch("keyroll/data-api-tokens/R-2026-0042/add"),
+            Some(("data-api-tokens", "R-2026-0042", "add"))
+        );
+        for other in [
+            "main",
+            "keyroll/x/add",
+            "keyroll/x/R-1/add/more",
+            "feature/keyroll/x/R-1/add",
+            "keyroll/x/notarotation/add",
+        ] {
+            assert_eq!(rotation_of_branch(other), None, "{other}");
+        }
+    }
+}
