@@ -9,6 +9,8 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::path::PathBuf;
 
 use keyroll::github::signature::Secrets;
@@ -31,15 +33,7 @@ const EVENTS: &[&str] = &[
 fn examples() -> Vec<serde_json::Value> {
     let path = std::env::var_os("KEYROLL_TEST_WEBHOOK_EXAMPLES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_default();
-            let cache = std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| home.join(".cache"));
-            cache.join("keyroll/webhooks-examples-7.6.1/index.json")
-        });
+        .unwrap_or_else(|| common::cache_dir().join("webhooks-examples-7.6.1/index.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|_| {
         panic!(
             "{} is missing: run the tests with `bash tests/run.sh`, which fetches it",

