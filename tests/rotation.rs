@@ -460,6 +460,16 @@ fn manual_values_are_checked() {
         Some(r#"{"A": "nope"}"#),
     );
     assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+    let args = [
+        "rotate",
+        "notify-api-keys",
+        "--phase",
+        "add",
+        "--value-stdin",
+    ];
+    let out = demo.keyroll(&args, Some(r#"{"A": true, "J": 7}"#));
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+    assert!(text(&out).contains("must be a string"), "{}", text(&out));
     assert!(
         demo.repo.branches(None).unwrap().count() == 1,
         "nothing was committed"

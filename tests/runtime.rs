@@ -128,6 +128,16 @@ async fn drive(
     clock: &TestClock,
     id: &str,
 ) -> Result<Phase, RuntimeError> {
+    drive_with(rt, clock, id, |_, pr| format!("sha-{pr}")).await
+}
+
+/// `drive`, merging each pull request with `merge`, which returns the merge commit.
+async fn drive_with<E: Executor>(
+    rt: &mut Runtime<E, TestClock>,
+    clock: &TestClock,
+    id: &str,
+    merge: impl Fn(&Rotation, usize) -> String,
+) -> Result<Phase, RuntimeError> {
     for _ in 0..200 {
         rt.run_until_idle().await?;
         clock.advance(3);
@@ -136,38 +146,39 @@ async fn drive(
             Phase::Done | Phase::RolledBack | Phase::Aborted { .. } => return Ok(r.phase),
             Phase::Open { pr } => {
                 let number = r.facts.prs[&pr].number.unwrap();
+                let merge_sha = merge(&r, pr);
                 rt.deliver(
                     &format!("{id}-merge-{number}"),
                     id,
-                    &Input::PrMerged {
-                        number,
-                        merge_sha: format!("sha-{pr}"),
-                    },
+                    &Input::PrMerged { number, merge_sha },
                 )
                 .await?;
             }
-            Phase::Rollout { pr, step } => match &r.plan[pr].steps[step] {
-                PlannedStep::Wave { checks, .. } => {
-                    for c in checks {
-                        let input = Input::Check {
-                            merge_sha: format!("sha-{pr}"),
-                            name: c.clone(),
-                            conclusion: Conclusion::Success,
+            Phase::Rollout { pr, step } => {
+                let merge_sha = r.facts.prs[&pr].merge_sha.clone().unwrap();
+                match &r.plan[pr].steps[step] {
+                    PlannedStep::Wave { checks, .. } => {
+                        for c in checks {
+                            let input = Input::Check {
+                                merge_sha: merge_sha.clone(),
+                                name: c.clone(),
+                                conclusion: Conclusion::Success,
+                            };
+                            rt.deliver(&format!("{id}-check-{pr}-{c}"), id, &input)
+                                .await?;
+                        }
+                    }
+                    PlannedStep::Gate { name, .. } => {
+                        let input = Input::Command {
+                            command: Command::Confirm(name.clone()),
+                            actor: "release-manager".into(),
+                            pr_number: None,
                         };
-                        rt.deliver(&format!("{id}-check-{pr}-{c}"), id, &input)
+                        rt.deliver(&format!("{id}-confirm-{pr}-{name}"), id, &input)
                             .await?;
                     }
                 }
-                PlannedStep::Gate { name, .. } => {
-                    let input = Input::Command {
-                        command: Command::Confirm(name.clone()),
-                        actor: "release-manager".into(),
-                        pr_number: None,
-                    };
-                    rt.deliver(&format!("{id}-confirm-{pr}-{name}"), id, &input)
-                        .await?;
-                }
-            },
+            }
             other => panic!("rotation {id} is stuck in {other:?}"),
         }
     }
@@ -571,68 +582,22 @@ async fn a_local_checkout_rotates_through_the_runtime() {
     let mut rt = Runtime::new(store_in(&db).await, executor, clock.clone(), REPO);
     let cred = config.credential("data-api-tokens").unwrap();
     let id = rt.start(cred, false).await.unwrap();
-    for round in 0..100 {
-        rt.run_until_idle().await.unwrap();
-        let (r, _) = rt.store().rotation(&id).await.unwrap();
-        match r.phase.clone() {
-            Phase::Done => break,
-            Phase::Open { pr } => {
-                // Merge: the default branch moves to the pull request's branch.
-                let branch = format!("keyroll/data-api-tokens/{id}/{}", r.plan[pr].change);
-                let commit = repo
-                    .find_branch(&branch, git2::BranchType::Local)
-                    .unwrap()
-                    .get()
-                    .peel_to_commit()
-                    .unwrap()
-                    .id();
-                let head = repo.head().unwrap().name().unwrap().to_owned();
-                repo.reference(&head, commit, true, "merge").unwrap();
-                let number = r.facts.prs[&pr].number.unwrap();
-                rt.deliver(
-                    &format!("merge-{pr}"),
-                    &id,
-                    &Input::PrMerged {
-                        number,
-                        merge_sha: commit.to_string(),
-                    },
-                )
-                .await
-                .unwrap();
-            }
-            Phase::Rollout { pr, step } => {
-                let sha = r.facts.prs[&pr].merge_sha.clone().unwrap();
-                match &r.plan[pr].steps[step] {
-                    PlannedStep::Wave { checks, .. } => {
-                        for c in checks {
-                            let input = Input::Check {
-                                merge_sha: sha.clone(),
-                                name: c.clone(),
-                                conclusion: Conclusion::Success,
-                            };
-                            rt.deliver(&format!("check-{pr}-{c}"), &id, &input)
-                                .await
-                                .unwrap();
-                        }
-                    }
-                    PlannedStep::Gate { name, .. } => {
-                        let input = Input::Command {
-                            command: Command::Confirm(name.clone()),
-                            actor: "release".into(),
-                            pr_number: None,
-                        };
-                        rt.deliver(&format!("confirm-{name}"), &id, &input)
-                            .await
-                            .unwrap();
-                    }
-                }
-            }
-            other => panic!(
-                "round {round}: stuck in {other:?}: {:?}",
-                rt.executor().log()
-            ),
-        }
-    }
+    // Merge: the default branch moves to the pull request's branch, as a fast-forward.
+    let merge = |r: &Rotation, pr: usize| {
+        let branch = format!("keyroll/data-api-tokens/{}/{}", r.id, r.plan[pr].change);
+        let commit = repo
+            .find_branch(&branch, git2::BranchType::Local)
+            .unwrap()
+            .get()
+            .peel_to_commit()
+            .unwrap()
+            .id();
+        let head = repo.head().unwrap().name().unwrap().to_owned();
+        repo.reference(&head, commit, true, "merge").unwrap();
+        commit.to_string()
+    };
+    let phase = drive_with(&mut rt, &clock, &id, merge).await.unwrap();
+    assert_eq!(phase, Phase::Done, "{:?}", rt.executor().log());
     assert_eq!(rt.store().rotation(&id).await.unwrap().0.phase, Phase::Done);
 
     // What the default branch holds now, read by the real sops.

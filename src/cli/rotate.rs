@@ -14,7 +14,7 @@ use crate::generate::{self, NewValues};
 use crate::plan::Plan;
 use crate::policy::{Config, Credential, GeneratorSpec};
 use crate::repo::Repo;
-use crate::sops::{NewValue, PlainValue};
+use crate::sops::{NewValue, ValueType};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -191,7 +191,7 @@ fn parse_supplied(cred: &Credential, json: &str) -> Result<NewValues, Failure> {
     let value = NewValue::from_json(json.trim()).map_err(|e| bad(&e.to_string()))?;
     let mut out = BTreeMap::new();
     match value {
-        NewValue::Scalar(v) if cred.slots.len() == 1 => {
+        NewValue::Scalar(v) if cred.slots.len() == 1 && v.ty() == ValueType::Str => {
             if let Some(slot) = cred.slots.first() {
                 out.insert(slot.name.clone(), v);
             }
@@ -199,8 +199,9 @@ fn parse_supplied(cred: &Credential, json: &str) -> Result<NewValues, Failure> {
         NewValue::Map(entries) => {
             for (slot, v) in entries {
                 match v {
-                    NewValue::Scalar(p) => {
-                        out.insert(slot, PlainValue::str(p.expose_str().unwrap_or_default()));
+                    // Only strings: a number or a boolean would be stored as its sops text.
+                    NewValue::Scalar(p) if p.ty() == ValueType::Str => {
+                        out.insert(slot, p);
                     }
                     _ => return Err(bad(&format!("the value of slot {slot} must be a string"))),
                 }

@@ -222,66 +222,58 @@ impl<E: Executor, C: Clock> Runtime<E, C> {
 
     /// Carries out every effect without a receipt. Returns whether there was any.
     async fn run_effects(&mut self) -> Result<bool, RuntimeError> {
-        let mut any = false;
-        for rotation in self.all_rotations_with_effects().await? {
-            for pending in self.store.pending_effects(&rotation.id).await? {
-                any = true;
-                self.crash.boundary()?;
-                let outcome = match &pending.effect {
-                    // The store's own effects.
-                    Effect::ReleaseLock => {
-                        self.store.release_locks(&rotation.id).await?;
-                        Outcome {
-                            receipt: "released".into(),
-                            feedback: None,
-                        }
-                    }
-                    Effect::RecordRotated => Outcome {
-                        receipt: "recorded".into(),
+        // One query for the repository, finished rotations included: they may still owe
+        // their last effects (unlock, record).
+        let pending_effects = self.store.pending_effects(&self.repository).await?;
+        let mut rotation: Option<Rotation> = None;
+        for pending in &pending_effects {
+            if rotation
+                .as_ref()
+                .is_none_or(|r| r.id != pending.rotation_id)
+            {
+                rotation = Some(self.store.rotation(&pending.rotation_id).await?.0);
+            }
+            let Some(rotation) = &rotation else { continue };
+            self.crash.boundary()?;
+            let outcome = match &pending.effect {
+                // The store's own effects.
+                Effect::ReleaseLock => {
+                    self.store.release_locks(&rotation.id).await?;
+                    Outcome {
+                        receipt: "released".into(),
                         feedback: None,
-                    },
-                    other => self
-                        .executor
-                        .execute(&rotation, &pending.key, other)
-                        .await
-                        .map_err(|error| RuntimeError::Effect {
-                            key: pending.key.clone(),
-                            error,
-                        })?,
-                };
-                self.crash.boundary()?;
-                let now = self.clock.now();
-                if let Some(input) = &outcome.feedback {
-                    self.store
-                        .enqueue(
-                            &format!("{}/outcome", pending.key),
-                            &self.repository,
-                            &rotation.id,
-                            input,
-                            now,
-                        )
-                        .await?;
+                    }
                 }
+                Effect::RecordRotated => Outcome {
+                    receipt: "recorded".into(),
+                    feedback: None,
+                },
+                other => self
+                    .executor
+                    .execute(rotation, &pending.key, other)
+                    .await
+                    .map_err(|error| RuntimeError::Effect {
+                        key: pending.key.clone(),
+                        error,
+                    })?,
+            };
+            self.crash.boundary()?;
+            let now = self.clock.now();
+            if let Some(input) = &outcome.feedback {
                 self.store
-                    .record_receipt(&pending.key, &outcome.receipt, now)
+                    .enqueue(
+                        &format!("{}/outcome", pending.key),
+                        &self.repository,
+                        &rotation.id,
+                        input,
+                        now,
+                    )
                     .await?;
             }
+            self.store
+                .record_receipt(&pending.key, &outcome.receipt, now)
+                .await?;
         }
-        Ok(any)
-    }
-
-    async fn all_rotations_with_effects(&self) -> Result<Vec<Rotation>, RuntimeError> {
-        // Finished rotations may still owe their last effects (unlock, record).
-        let mut out = self.store.active_rotations(&self.repository).await?;
-        for id in self
-            .store
-            .rotations_with_pending_effects(&self.repository)
-            .await?
-        {
-            if !out.iter().any(|r| r.id == id) {
-                out.push(self.store.rotation(&id).await?.0);
-            }
-        }
-        Ok(out)
+        Ok(!pending_effects.is_empty())
     }
 }

@@ -197,6 +197,7 @@ impl OpenedFile<'_> {
         }
         let nav = navigate(file, path)?;
         let mut emitter = Emitter::new(file, &self.key);
+        // `None`: the value is already there, so nothing is written.
         let plan = match nav.found {
             Found::Entry(map, entry) => self.replace_value(
                 &mut emitter,
@@ -214,28 +215,25 @@ impl OpenedFile<'_> {
                 };
                 let new = nest(path.0.get(at + 1..).unwrap_or(&[]), value);
                 let splice = emitter.insert_entry(map, &nav.keys, k, &new)?;
-                Plan {
+                Some(Plan {
                     splice,
                     removed: None,
                     replaced: None,
                     inserted: emitter.take_leaves(),
-                }
+                })
             }
             Found::PastEnd { list, at } => {
                 let new = nest(path.0.get(at + 1..).unwrap_or(&[]), value);
                 let splice = emitter.insert_item(list, &nav.keys, &new)?;
-                Plan {
+                Some(Plan {
                     splice,
                     removed: None,
                     replaced: None,
                     inserted: emitter.take_leaves(),
-                }
+                })
             }
         };
-        let Some(plan) = plan_or_unchanged(plan) else {
-            return Ok(None);
-        };
-        self.apply(plan, now).map(Some)
+        plan.map(|plan| self.apply(plan, now)).transpose()
     }
 
     /// Removes the entry or list item at `path`; a missing path is an error.
@@ -321,7 +319,7 @@ impl OpenedFile<'_> {
         old: &Node,
         new: &NewValue,
         entry: Option<(&MapNode, &Entry)>,
-    ) -> Result<Plan, SopsError> {
+    ) -> Result<Option<Plan>, SopsError> {
         let file = self.file;
         match (old, new) {
             (Node::Scalar(s), NewValue::Scalar(_) | NewValue::Null) => {
@@ -337,12 +335,7 @@ impl OpenedFile<'_> {
                         && (l.encrypted == (encrypt && new_plain.is_some_and(|v| !v.is_empty())))
                 });
                 if unchanged {
-                    return Ok(Plan {
-                        splice: (s.span.clone(), String::new()),
-                        removed: None,
-                        replaced: None,
-                        inserted: Vec::new(),
-                    });
+                    return Ok(None);
                 }
                 let text = emitter.scalar(new_plain, keys, s.in_flow)?;
                 let (value, encrypted) = emitter
@@ -350,12 +343,12 @@ impl OpenedFile<'_> {
                     .into_iter()
                     .next()
                     .unwrap_or((None, false));
-                Ok(Plan {
+                Ok(Some(Plan {
                     splice: (s.span.clone(), text),
                     removed: None,
                     replaced: Some((s.span.clone(), value, encrypted)),
                     inserted: Vec::new(),
-                })
+                }))
             }
             _ => {
                 // The shape changes (a value becomes a map, a list becomes a value…): write
@@ -381,12 +374,12 @@ impl OpenedFile<'_> {
                         emitter.json(new, keys, &prefix)?
                     }
                 };
-                Ok(Plan {
+                Ok(Some(Plan {
                     splice: (range.clone(), text),
                     removed: Some(range),
                     replaced: None,
                     inserted: emitter.take_leaves(),
-                })
+                }))
             }
         }
     }
@@ -451,14 +444,6 @@ impl OpenedFile<'_> {
         }
         Ok(apply_splices(&file.text, splices))
     }
-}
-
-fn plan_or_unchanged(plan: Plan) -> Option<Plan> {
-    let nothing = plan.splice.1.is_empty()
-        && plan.replaced.is_none()
-        && plan.removed.is_none()
-        && plan.inserted.is_empty();
-    (!nothing).then_some(plan)
 }
 
 /// Writes `value` in the same quoting as the scalar it replaces.

@@ -258,15 +258,19 @@ impl Store {
         Ok(())
     }
 
-    /// Effects of a rotation not carried out yet, in the order they were planned.
+    /// Effects of a repository's rotations not carried out yet, each rotation's in the order
+    /// they were planned.
     pub async fn pending_effects(
         &self,
-        rotation_id: &str,
+        repository: &str,
     ) -> Result<Vec<PendingEffect>, StoreError> {
-        let rows = sqlx::query("SELECT key, rotation_id, effect FROM effects WHERE rotation_id = ? AND done_at IS NULL ORDER BY seq")
-            .bind(rotation_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT e.key, e.rotation_id, e.effect FROM effects e JOIN rotations r ON r.id = e.rotation_id \
+             WHERE r.repository = ? AND e.done_at IS NULL ORDER BY r.created_at, e.rotation_id, e.seq",
+        )
+        .bind(repository)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(PendingEffect {
@@ -276,20 +280,6 @@ impl Store {
                 })
             })
             .collect()
-    }
-
-    /// Rotations of a repository with effects not yet carried out.
-    pub async fn rotations_with_pending_effects(
-        &self,
-        repository: &str,
-    ) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT e.rotation_id AS id FROM effects e JOIN rotations r ON r.id = e.rotation_id WHERE r.repository = ? AND e.done_at IS NULL",
-        )
-        .bind(repository)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(|r| r.get("id")).collect())
     }
 
     /// Records that an effect was carried out.
