@@ -21,6 +21,7 @@
 
 pub mod changeset;
 pub mod cli;
+pub mod commands;
 pub mod effects;
 pub mod engine;
 pub mod fingerprint;
@@ -30,6 +31,7 @@ pub mod plan;
 pub mod policy;
 pub mod repo;
 pub mod runtime;
+pub mod server;
 pub mod sops;
 pub mod store;
 pub mod where_used;

@@ -4,6 +4,7 @@
 mod context;
 mod exit;
 mod rotate;
+mod serve;
 mod simulate;
 mod sops;
 mod status;
@@ -40,6 +41,8 @@ enum Command {
     Status(status::StatusArgs),
     /// The lifecycle a rotation of a credential walks, when all goes well; writes nothing.
     Simulate(simulate::SimulateArgs),
+    /// Run the GitHub App: receive webhooks, open and follow pull requests, start due rotations.
+    Serve(Box<serve::ServeArgs>),
     /// Every file and path that holds a value.
     WhereUsed(where_used::WhereUsedArgs),
     /// Print the JSON Schema of .keyroll.yaml.
@@ -63,6 +66,7 @@ pub fn main() -> ExitCode {
         Command::Status(args) => status::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::WhereUsed(args) => where_used::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Schema => rotate::print(&crate::policy::json_schema()),
     };
     match result {

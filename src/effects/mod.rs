@@ -1,7 +1,11 @@
 //! Executors: what carries the engine's effects out in the world. Each is find-or-create, so
 //! an effect asked for twice (after a crash) is done once.
 //!
+//! - [`github::GitHubExecutor`]: pull requests, status comments and check runs on GitHub.
 //! - [`local::LocalExecutor`]: a local git checkout stands in for GitHub; pull requests are
-//!   branches. The GitHub executor comes with the GitHub App.
+//!   branches.
+//! - [`render`]: the texts people read (titles, bodies, status, gate), pure.
 
+pub mod github;
 pub mod local;
+pub mod render;

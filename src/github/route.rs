@@ -96,12 +96,20 @@ pub fn inputs(delivery: &Delivery, active: &[Rotation]) -> Vec<(String, Input)> 
 }
 
 /// A result on `sha` for every rotation whose merge commit it is.
-fn check(active: &[Rotation], sha: &str, name: &str, outcome: &str) -> Vec<(String, Input)> {
-    let conclusion = match outcome {
-        "success" => Conclusion::Success,
+/// What a check run conclusion or commit status state means for a wave; `None` for one
+/// that proves nothing either way.
+pub fn conclusion(outcome: &str) -> Option<Conclusion> {
+    match outcome {
+        "success" => Some(Conclusion::Success),
         // A skipped or neutral run proves nothing: it neither passes nor fails a wave.
-        "neutral" | "skipped" => return Vec::new(),
-        other => Conclusion::Failure(other.to_owned()),
+        "neutral" | "skipped" | "pending" | "queued" | "in_progress" => None,
+        other => Some(Conclusion::Failure(other.to_owned())),
+    }
+}
+
+fn check(active: &[Rotation], sha: &str, name: &str, outcome: &str) -> Vec<(String, Input)> {
+    let Some(conclusion) = conclusion(outcome) else {
+        return Vec::new();
     };
     active
         .iter()

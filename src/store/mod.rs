@@ -13,6 +13,10 @@ use time::OffsetDateTime;
 
 use crate::engine::{Effect, Input, Planned, Rotation};
 
+mod webhooks;
+
+pub use webhooks::{InstalledRepository, NewWebhook, StoredWebhook};
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]
@@ -72,7 +76,10 @@ impl Store {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            // Every commit reaches the disk before it is acknowledged: a webhook answered 202
+            // or a step whose effects were carried out must survive a power cut. Intake
+            // batches deliveries so this costs one sync per batch.
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true);
         // One connection for an in-memory database (each would be its own database).
         let max = if url.contains(":memory:") { 1 } else { 4 };

@@ -18,6 +18,8 @@ use std::sync::OnceLock;
 
 use keyroll::sops::{Format, Identities, SopsFile};
 
+pub mod server;
+
 /// The real Go `sops` binary.
 pub fn sops_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("KEYROLL_TEST_SOPS") {

@@ -1,0 +1,506 @@
+//! Effects on GitHub, through one repository's installation.
+//!
+//! Every effect is find-or-create: a pull request is found by its branch
+//! (`keyroll/<credential>/<rotation>/<change>`), the status comment by its hidden marker, the
+//! gate check run by its name on the head commit. Asked again after a crash, an effect finds
+//! what it did and does not do it twice. What was found is remembered in a [`Memo`] that
+//! outlives one pass, which keeps a rotation's API calls few.
+//!
+//! Errors: a transient one (5xx, timeout, rate limit) leaves the effect in the outbox for the
+//! next pass; any other becomes something people can act on (a Blocked rotation with the
+//! reason, or a receipt saying what failed).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use crate::changeset::{self, Base, Phase as Change};
+use crate::engine::{Effect, Input, Phase, Rotation};
+use crate::generate;
+use crate::github::rest::{CheckOutput, RepoApi, RestError};
+use crate::github::snapshot::{self, Snapshot};
+use crate::plan::Plan;
+use crate::policy::{CONFIG_FILE, Config, Credential, GeneratorSpec};
+use crate::runtime::{Clock, ExecError, Executor, Outcome};
+use crate::sops::Identities;
+
+use super::render;
+
+/// What the executor learned on GitHub, kept between passes: ids it would otherwise look up
+/// again.
+#[derive(Debug, Default)]
+pub struct Memo {
+    inner: Mutex<MemoInner>,
+}
+
+#[derive(Debug, Default)]
+struct MemoInner {
+    /// Status comment per pull request number (`None`: known to have none yet).
+    comments: HashMap<u64, Option<(u64, String)>>,
+    /// Head commit per pull request number.
+    heads: HashMap<u64, String>,
+    /// The gate check run on a head commit, and what it says.
+    gates: HashMap<String, (u64, CheckOutput)>,
+}
+
+impl Memo {
+    fn with<T>(&self, f: impl FnOnce(&mut MemoInner) -> T) -> Option<T> {
+        self.inner.lock().ok().map(|mut m| f(&mut m))
+    }
+}
+
+/// A pull request about to be opened.
+struct Draft<'a> {
+    branch: &'a str,
+    files: &'a BTreeMap<String, String>,
+    body: &'a str,
+    draft: bool,
+    labels: &'a [String],
+}
+
+/// One repository as the worker found it for this pass.
+#[derive(Debug, Clone)]
+pub struct RepoContext {
+    pub repo: RepoApi,
+    pub default_branch: String,
+    /// The config on the default branch, when it validates.
+    pub config: Option<Arc<Config>>,
+    /// What is wrong with that config, if anything (shown on the gate).
+    pub config_problem: Option<String>,
+}
+
+pub struct GitHubExecutor {
+    repo: RepoApi,
+    default_branch: String,
+    config: Option<Arc<Config>>,
+    config_problem: Option<String>,
+    ids: Arc<Identities>,
+    clock: Arc<dyn Clock>,
+    memo: Arc<Memo>,
+}
+
+impl std::fmt::Debug for GitHubExecutor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitHubExecutor")
+            .field("repo", &self.repo.full_name())
+            .field("default_branch", &self.default_branch)
+            .finish_non_exhaustive()
+    }
+}
+
+fn transient_or(e: RestError, what: &str) -> Result<String, ExecError> {
+    if e.is_transient() {
+        Err(ExecError(format!("{what}: {e}")))
+    } else {
+        Ok(format!("{what}: {e}"))
+    }
+}
+
+impl GitHubExecutor {
+    pub fn new(
+        context: RepoContext,
+        ids: Arc<Identities>,
+        clock: Arc<dyn Clock>,
+        memo: Arc<Memo>,
+    ) -> Self {
+        Self {
+            repo: context.repo,
+            default_branch: context.default_branch,
+            config: context.config,
+            config_problem: context.config_problem,
+            ids,
+            clock,
+            memo,
+        }
+    }
+
+    fn credential(&self, name: &str) -> Option<&Credential> {
+        self.config.as_deref()?.credential(name)
+    }
+
+    /// Reads the default branch head, with the config and the files of `credential`.
+    async fn read_base(
+        &self,
+        credential: &str,
+    ) -> Result<(Snapshot, Result<Config, String>), RestError> {
+        let commit = self
+            .repo
+            .branch_sha(&self.default_branch)
+            .await?
+            .ok_or_else(|| RestError::NoBranch(self.default_branch.clone()))?;
+        snapshot::read(&self.repo, &commit, |c| {
+            c.credential(credential)
+                .map(|cred| cred.locations.iter().map(|l| l.file.clone()).collect())
+                .unwrap_or_default()
+        })
+        .await
+    }
+
+    async fn open(
+        &self,
+        rotation: &Rotation,
+        pr: usize,
+        change: Change,
+        branch: &str,
+    ) -> Result<Outcome, ExecError> {
+        let found = |number: u64, how: &str| Outcome {
+            receipt: format!("#{number} ({how})"),
+            feedback: Some(Input::PrOpened { pr, number }),
+        };
+        let blocked = |reason: String| Outcome {
+            receipt: format!("blocked: {reason}"),
+            feedback: Some(Input::PrepareFailed { pr, reason }),
+        };
+        // Find before create: the pull request of an earlier attempt is this one.
+        match self.repo.pull_for_branch(branch).await {
+            Ok(Some(existing)) => {
+                self.memo
+                    .with(|m| m.heads.insert(existing.number, existing.head.sha.clone()));
+                return Ok(found(existing.number, "found"));
+            }
+            Ok(None) => {}
+            Err(e) => return transient_or(e, "finding the pull request").map(blocked),
+        }
+        let read = self.read_base(&rotation.credential).await;
+        let (base, config) = match read {
+            Ok(r) => r,
+            Err(e) => return transient_or(e, "reading the default branch").map(blocked),
+        };
+        let config = match config {
+            Ok(c) => c,
+            Err(problems) => return Ok(blocked(problems)),
+        };
+        let Some(cred) = config.credential(&rotation.credential) else {
+            return Ok(blocked(format!(
+                "{CONFIG_FILE} on {} has no credential {}",
+                self.default_branch, rotation.credential
+            )));
+        };
+        let manual =
+            matches!(cred.generator, GeneratorSpec::Manual { .. }) && change.needs_new_values();
+        let prepared = if manual {
+            self.prepare_manual(rotation, pr, cred)
+        } else {
+            self.prepare(rotation, pr, change, cred, &base)
+        };
+        let (files, body) = match prepared {
+            Ok(p) => p,
+            Err(reason) => return Ok(blocked(reason)),
+        };
+        let pull = Draft {
+            branch,
+            files: &files,
+            body: &body,
+            draft: manual,
+            labels: &config.labels,
+        };
+        let made = self.publish(rotation, change, cred, &base, pull).await;
+        match made {
+            Ok(number) => Ok(found(number, "opened")),
+            Err(e) => transient_or(e, "opening the pull request").map(blocked),
+        }
+    }
+
+    /// The change set and the body of a pull request keyroll writes itself.
+    fn prepare(
+        &self,
+        rotation: &Rotation,
+        pr: usize,
+        change: Change,
+        cred: &Credential,
+        base: &Snapshot,
+    ) -> Result<(BTreeMap<String, String>, String), String> {
+        let now = self.clock.now();
+        let values = if change.needs_new_values() {
+            Some(generate::generate(cred, now).map_err(|e| e.to_string())?)
+        } else {
+            None
+        };
+        let set = changeset::build(
+            change,
+            cred,
+            values.as_ref(),
+            Base {
+                files: base,
+                ids: &self.ids,
+                now,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        if set.files.is_empty() {
+            return Err(format!(
+                "the {change} change of {} changes no file: is it rotated already?",
+                cred.name
+            ));
+        }
+        let plan = Plan {
+            credential: cred,
+            rotation: &rotation.id,
+            change: &set,
+            instructions: None,
+        }
+        .render_markdown();
+        Ok((set.files, render::pr_body(rotation, pr, &plan, None)))
+    }
+
+    /// A manual credential's pull request: a branch with an empty commit that a person
+    /// pushes the new values onto, and their instructions.
+    fn prepare_manual(
+        &self,
+        rotation: &Rotation,
+        pr: usize,
+        cred: &Credential,
+    ) -> Result<(BTreeMap<String, String>, String), String> {
+        let GeneratorSpec::Manual { instructions, .. } = &cred.generator else {
+            return Err(format!("{} is not manual", cred.name));
+        };
+        let mut steps = instructions.trim().to_owned();
+        let names = generate::manual_names(cred, self.clock.now());
+        if !names.is_empty() {
+            steps.push_str("\n\nName the new values:\n");
+            for (slot, name) in &names {
+                steps.push_str(&format!("\n- slot {slot}: `{name}…`"));
+            }
+        }
+        steps.push_str("\n\nWrite each value with `sops set` on this branch:\n");
+        for l in &cred.locations {
+            steps.push_str(&format!("\n- `{}`", l.describe()));
+        }
+        let plan = format!(
+            "### `{}`: add (rotation `{}`)\n\nOwner {} · max age {}\n",
+            cred.name, rotation.id, cred.owner, cred.max_age
+        );
+        Ok((
+            BTreeMap::new(),
+            render::pr_body(rotation, pr, &plan, Some(&steps)),
+        ))
+    }
+
+    /// Commits the files on the branch and opens the pull request (or finds the one a
+    /// racing attempt opened), then labels it and asks for reviews.
+    async fn publish(
+        &self,
+        rotation: &Rotation,
+        change: Change,
+        cred: &Credential,
+        base: &Snapshot,
+        pull: Draft<'_>,
+    ) -> Result<u64, RestError> {
+        let Draft {
+            branch,
+            files,
+            body,
+            draft,
+            labels,
+        } = pull;
+        let tree = if files.is_empty() {
+            base.tree.clone()
+        } else {
+            self.repo.create_tree(&base.tree, files).await?
+        };
+        let message = render::commit_message(&cred.name, &rotation.id, change);
+        let commit = self
+            .repo
+            .create_commit(&message, &tree, &base.commit)
+            .await?;
+        self.repo.set_branch(branch, &commit).await?;
+        let title = render::pr_title(&cred.name, change);
+        let pull = match self
+            .repo
+            .create_pull(&title, branch, &self.default_branch, body, draft)
+            .await
+        {
+            Ok(p) => p,
+            // Opened meanwhile (a replay racing a slow first attempt): that one is ours.
+            Err(RestError::Api(e)) if e.status() == Some(422) => {
+                match self.repo.pull_for_branch(branch).await? {
+                    Some(p) => p,
+                    None => return Err(RestError::Api(e)),
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        self.memo.with(|m| {
+            m.heads.insert(pull.number, pull.head.sha.clone());
+            m.comments.insert(pull.number, None);
+        });
+        if !labels.is_empty() {
+            self.repo.add_labels(pull.number, labels).await?;
+        }
+        self.repo
+            .request_reviewers(pull.number, &cred.reviewers)
+            .await?;
+        tracing::info!(
+            rotation = %rotation.id,
+            pull_request = pull.number,
+            branch,
+            commit = %commit,
+            "opened pull request"
+        );
+        Ok(pull.number)
+    }
+
+    async fn close(&self, number: u64) -> Result<Outcome, ExecError> {
+        let receipt = match self.repo.close_pull(number).await {
+            Ok(()) => format!("closed #{number}"),
+            Err(e) if e.status() == Some(404) => format!("#{number} is gone"),
+            Err(e) => transient_or(e, &format!("closing #{number}"))?,
+        };
+        Ok(Outcome {
+            receipt,
+            feedback: None,
+        })
+    }
+
+    /// Rewrites the sticky status comment and, while the pull request is open, the gate.
+    async fn status(&self, rotation: &Rotation, news: &str) -> Result<Outcome, ExecError> {
+        let Some((pr, number)) = self.current_number(rotation) else {
+            return Ok(receipt("no pull request yet"));
+        };
+        let body = render::status_comment(rotation, news);
+        if let Err(e) = self.put_comment(rotation, number, &body).await {
+            return transient_or(e, "writing the status comment").map(receipt_owned);
+        }
+        if rotation.phase == (Phase::Open { pr }) {
+            let manual = rotation
+                .plan
+                .get(pr)
+                .is_some_and(|p| p.change.needs_new_values())
+                && self.manual_pending(rotation, pr);
+            let unmet =
+                render::gate_conditions(rotation, pr, self.config_problem.as_deref(), manual);
+            if let Err(e) = self.put_gate(number, render::gate_output(&unmet)).await {
+                return transient_or(e, "writing the gate check").map(receipt_owned);
+            }
+        }
+        Ok(receipt("status written"))
+    }
+
+    /// Whether a manual credential still waits for its value (no person pushed yet).
+    fn manual_pending(&self, rotation: &Rotation, pr: usize) -> bool {
+        self.credential(&rotation.credential)
+            .is_some_and(|c| matches!(c.generator, GeneratorSpec::Manual { .. }))
+            && !rotation
+                .facts
+                .prs
+                .get(&pr)
+                .is_some_and(|f| f.edited_by_person)
+    }
+
+    async fn notify(&self, rotation: &Rotation, text: &str) -> Result<Outcome, ExecError> {
+        let Some((_, number)) = self.current_number(rotation) else {
+            tracing::info!(rotation = %rotation.id, "notice with no pull request to post on: {text}");
+            return Ok(receipt("no pull request to comment on"));
+        };
+        let owner = render::mention(self.credential(&rotation.credential));
+        match self
+            .repo
+            .create_comment(number, &format!("{text}{owner}"))
+            .await
+        {
+            Ok(id) => Ok(receipt_owned(format!("comment {id}"))),
+            Err(e) => transient_or(e, "commenting").map(receipt_owned),
+        }
+    }
+
+    fn current_number(&self, rotation: &Rotation) -> Option<(usize, u64)> {
+        let pr = render::current_pr(rotation)?;
+        let number = rotation.facts.prs.get(&pr)?.number?;
+        Some((pr, number))
+    }
+
+    async fn put_comment(
+        &self,
+        rotation: &Rotation,
+        number: u64,
+        body: &str,
+    ) -> Result<(), RestError> {
+        let known = self
+            .memo
+            .with(|m| m.comments.get(&number).cloned())
+            .flatten();
+        let existing = match known {
+            Some(k) => k,
+            None => {
+                let marker = render::status_marker(&rotation.id);
+                self.repo
+                    .comments(number)
+                    .await?
+                    .into_iter()
+                    .find(|c| c.body.as_deref().is_some_and(|b| b.contains(&marker)))
+                    .map(|c| (c.id, c.body.unwrap_or_default()))
+            }
+        };
+        let id = match existing {
+            Some((_, old)) if old == body => return Ok(()),
+            Some((id, _)) => {
+                self.repo.update_comment(id, body).await?;
+                id
+            }
+            None => self.repo.create_comment(number, body).await?,
+        };
+        self.memo
+            .with(|m| m.comments.insert(number, Some((id, body.to_owned()))));
+        Ok(())
+    }
+
+    async fn put_gate(&self, number: u64, out: CheckOutput) -> Result<(), RestError> {
+        let head = match self.memo.with(|m| m.heads.get(&number).cloned()).flatten() {
+            Some(h) => h,
+            None => {
+                let pull = self.repo.pull(number).await?;
+                self.memo
+                    .with(|m| m.heads.insert(number, pull.head.sha.clone()));
+                pull.head.sha
+            }
+        };
+        let known = self.memo.with(|m| m.gates.get(&head).cloned()).flatten();
+        let existing = match known {
+            Some((id, last)) if last == out => {
+                let _ = id;
+                return Ok(());
+            }
+            Some((id, _)) => Some(id),
+            None => self
+                .repo
+                .check_runs(&head, Some(render::GATE_CHECK))
+                .await?
+                .first()
+                .map(|c| c.id),
+        };
+        let id = self.repo.put_check_run(existing, &head, &out).await?;
+        self.memo.with(|m| m.gates.insert(head, (id, out)));
+        Ok(())
+    }
+}
+
+fn receipt(text: &str) -> Outcome {
+    receipt_owned(text.to_owned())
+}
+
+fn receipt_owned(text: String) -> Outcome {
+    Outcome {
+        receipt: text,
+        feedback: None,
+    }
+}
+
+impl Executor for GitHubExecutor {
+    async fn execute(
+        &self,
+        rotation: &Rotation,
+        _key: &str,
+        effect: &Effect,
+    ) -> Result<Outcome, ExecError> {
+        match effect {
+            Effect::OpenPullRequest { pr, change, branch } => {
+                self.open(rotation, *pr, *change, branch).await
+            }
+            Effect::ClosePullRequest { number } => self.close(*number).await,
+            Effect::UpdateStatus { text } => self.status(rotation, text).await,
+            Effect::Notify { text } => self.notify(rotation, text).await,
+            Effect::RecordRotated | Effect::ReleaseLock => {
+                Err(ExecError("the store carries this effect out".into()))
+            }
+        }
+    }
+}

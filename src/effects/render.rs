@@ -1,0 +1,363 @@
+//! What keyroll writes on GitHub for people to read: pull request titles and bodies, the
+//! sticky status comment, the `keyroll/gate` check run. Pure functions of the rotation, so
+//! each has a snapshot test and a replay writes the same text.
+//!
+//! Hidden HTML markers tie each text to its rotation, so keyroll finds what it wrote before
+//! (find-or-create) instead of writing it twice.
+
+use std::fmt::Write as _;
+
+use crate::changeset::Phase as Change;
+use crate::engine::{Phase, PlannedStep, Rotation};
+use crate::github::rest::CheckOutput;
+use crate::policy::Credential;
+
+/// The name of the check run that says whether a keyroll pull request may be merged.
+pub const GATE_CHECK: &str = "keyroll/gate";
+/// The name of the check run that reports on `.keyroll.yaml`.
+pub const CONFIG_CHECK: &str = "keyroll/config";
+
+/// Marks the body of planned pull request `pr` of `rotation`.
+pub fn pr_marker(rotation: &str, pr: usize) -> String {
+    format!("<!-- keyroll:pull-request rotation={rotation} pr={pr} -->")
+}
+
+/// Marks the sticky status comment of `rotation` on a pull request.
+pub fn status_marker(rotation: &str) -> String {
+    format!("<!-- keyroll:status rotation={rotation} -->")
+}
+
+fn change_words(change: Change) -> &'static str {
+    match change {
+        Change::Add => "add new",
+        Change::Switch => "switch to new",
+        Change::Remove => "remove old",
+        Change::Replace => "replace now (emergency)",
+        Change::Rollback => "roll back",
+    }
+}
+
+/// A conventional-commit title: `chore(credentials): rotate data-api-tokens (add new)`.
+pub fn pr_title(credential: &str, change: Change) -> String {
+    format!(
+        "chore(credentials): rotate {credential} ({})",
+        change_words(change)
+    )
+}
+
+/// The commit message of a pull request's commit, with trailers that tie it to the rotation.
+pub fn commit_message(credential: &str, rotation: &str, change: Change) -> String {
+    format!(
+        "{}\n\nKeyroll-Credential: {credential}\nKeyroll-Rotation: {rotation}\nKeyroll-Phase: {change}\n",
+        pr_title(credential, change)
+    )
+}
+
+fn step_line(step: &PlannedStep) -> String {
+    match step {
+        PlannedStep::Wave {
+            name,
+            checks,
+            timeout_secs,
+        } => format!(
+            "wave **{name}**: {} must succeed on the merge commit or a later one (timeout {})",
+            checks
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            span(*timeout_secs)
+        ),
+        PlannedStep::Gate {
+            name,
+            confirm,
+            instructions,
+            ..
+        } => format!(
+            "gate **{name}**: {instructions}; then `/keyroll confirm {name}` ({})",
+            confirm.join(", ")
+        ),
+    }
+}
+
+fn span(secs: i64) -> String {
+    match secs {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s => format!("{}m", s / 60),
+    }
+}
+
+/// The body of planned pull request `pr`: the plan (fingerprints only), what follows the
+/// merge, how to roll back, and the marker.
+pub fn pr_body(
+    rotation: &Rotation,
+    pr: usize,
+    plan_markdown: &str,
+    manual: Option<&str>,
+) -> String {
+    let mut out = String::new();
+    let change = rotation.plan.get(pr).map(|p| p.change);
+    let _ = writeln!(
+        out,
+        "keyroll opened this pull request for rotation `{}` of `{}`{}.\n",
+        rotation.id,
+        rotation.credential,
+        if rotation.emergency {
+            " (emergency)"
+        } else {
+            ""
+        }
+    );
+    if let Some(steps) = manual {
+        let _ = writeln!(
+            out,
+            "**A person supplies the new value.** This pull request stays a draft until they do:\n\n{steps}\n"
+        );
+    }
+    out.push_str(plan_markdown.trim_end());
+    out.push_str("\n\n**After the merge**\n\n");
+    match rotation.plan.get(pr) {
+        Some(p) if !p.steps.is_empty() => {
+            for (i, s) in p.steps.iter().enumerate() {
+                let _ = writeln!(out, "{}. {}", i + 1, step_line(s));
+            }
+        }
+        _ => out.push_str("Nothing to wait for: the rotation moves on at once.\n"),
+    }
+    if let Some(next) = rotation.plan.get(pr + 1) {
+        let _ = writeln!(
+            out,
+            "\nThen keyroll opens the next pull request ({}).",
+            change_words(next.change)
+        );
+    }
+    out.push_str("\n**Rolling back**\n\n");
+    match change {
+        Some(Change::Add) => out.push_str(
+            "Until the old values are removed, `/keyroll rollback` opens the reverse of this pull request; \
+             the old values keep working meanwhile. Closing this pull request unmerged stops the rotation.\n",
+        ),
+        Some(Change::Replace) => out.push_str(
+            "An emergency replacement removes the old values at once: there is nothing to roll back to.\n",
+        ),
+        _ => out.push_str(
+            "Closing this pull request unmerged stops the rotation; the values already merged stay as they are.\n",
+        ),
+    }
+    out.push_str(
+        "\nCommands (as a comment): `/keyroll status`, `/keyroll hold`, `/keyroll unhold`, `/keyroll retry`, `/keyroll help`.\n",
+    );
+    let _ = write!(out, "\n{}\n", pr_marker(&rotation.id, pr));
+    out
+}
+
+/// The planned pull request a rotation is at (the last one with a number once it is over).
+pub fn current_pr(rotation: &Rotation) -> Option<usize> {
+    match &rotation.phase {
+        Phase::Preparing { pr }
+        | Phase::Open { pr }
+        | Phase::Rollout { pr, .. }
+        | Phase::Stalled { pr, .. }
+        | Phase::Blocked { pr, .. } => Some(*pr),
+        Phase::Requested => None,
+        Phase::Done | Phase::Aborted { .. } | Phase::RolledBack => rotation
+            .facts
+            .prs
+            .iter()
+            .filter(|(_, f)| f.number.is_some())
+            .map(|(i, _)| *i)
+            .max(),
+    }
+}
+
+fn step_state(rotation: &Rotation, pr: usize, i: usize, step: &PlannedStep) -> &'static str {
+    let facts = rotation.facts.prs.get(&pr);
+    let at = match &rotation.phase {
+        Phase::Rollout { pr: p, step } | Phase::Stalled { pr: p, step, .. } => Some((*p, *step)),
+        _ => None,
+    };
+    let merged = facts.is_some_and(|f| f.merge_sha.is_some());
+    match at {
+        Some((p, s)) if p == pr && s == i => match rotation.phase {
+            Phase::Stalled { .. } => "stalled",
+            _ => "in progress",
+        },
+        Some((p, s)) if p == pr && i < s => "done",
+        Some((p, _)) if p > pr => "done",
+        _ if merged && rotation.phase == Phase::Done => "done",
+        _ if merged && current_pr(rotation).is_some_and(|c| c > pr) => "done",
+        _ => match step {
+            PlannedStep::Gate { .. } | PlannedStep::Wave { .. } => "waiting",
+        },
+    }
+}
+
+/// Where a rotation is, in words.
+pub fn phase_words(rotation: &Rotation) -> String {
+    let step_name = |pr: usize, step: usize| {
+        rotation
+            .plan
+            .get(pr)
+            .and_then(|p| p.steps.get(step))
+            .map(|s| match s {
+                PlannedStep::Wave { name, .. } => format!("wave {name}"),
+                PlannedStep::Gate { name, .. } => format!("gate {name}"),
+            })
+            .unwrap_or_default()
+    };
+    match &rotation.phase {
+        Phase::Requested => "waiting for the credential's lock".into(),
+        Phase::Preparing { pr } => format!("preparing pull request {}", pr + 1),
+        Phase::Open { pr } => format!("pull request {} open, waiting for its merge", pr + 1),
+        Phase::Rollout { pr, step } => {
+            format!("after pull request {}: {}", pr + 1, step_name(*pr, *step))
+        }
+        Phase::Done => "done".into(),
+        Phase::Stalled { pr, step, reason } => format!(
+            "stalled after pull request {} at {}: {reason}",
+            pr + 1,
+            step_name(*pr, *step)
+        ),
+        Phase::Blocked { pr, reason } => {
+            format!("blocked preparing pull request {}: {reason}", pr + 1)
+        }
+        Phase::Aborted { reason } => format!("aborted: {reason}"),
+        Phase::RolledBack => "rolled back".into(),
+    }
+}
+
+/// The sticky status comment: where the rotation is, every step with its state, and the
+/// latest news.
+pub fn status_comment(rotation: &Rotation, news: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "**keyroll** · rotation `{}` of `{}` · {}{}\n",
+        rotation.id,
+        rotation.credential,
+        phase_words(rotation),
+        if rotation.held { " · on hold" } else { "" }
+    );
+    let _ = writeln!(out, "> {}\n", news.replace('\n', " "));
+    for (i, p) in rotation.plan.iter().enumerate() {
+        let facts = rotation.facts.prs.get(&i);
+        let number = facts
+            .and_then(|f| f.number)
+            .map(|n| format!("#{n}"))
+            .unwrap_or_else(|| "not opened yet".into());
+        let state = match facts {
+            Some(f) if f.merge_sha.is_some() => "merged",
+            Some(f) if f.closed_unmerged => "closed unmerged",
+            Some(f) if f.number.is_some() => "open",
+            _ => "to come",
+        };
+        let _ = writeln!(
+            out,
+            "- pull request {} ({}): {number}, {state}",
+            i + 1,
+            change_words(p.change)
+        );
+        for (s, step) in p.steps.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "  - {} {}: {}",
+                match step {
+                    PlannedStep::Wave { .. } => "wave",
+                    PlannedStep::Gate { .. } => "gate",
+                },
+                step.name(),
+                step_state(rotation, i, s, step)
+            );
+        }
+    }
+    let _ = write!(out, "\n{}\n", status_marker(&rotation.id));
+    out
+}
+
+/// What still stands between an open keyroll pull request and its merge.
+pub fn gate_conditions(
+    rotation: &Rotation,
+    pr: usize,
+    config_problem: Option<&str>,
+    awaiting_manual_value: bool,
+) -> Vec<String> {
+    let mut unmet = Vec::new();
+    if rotation.held {
+        unmet.push("the rotation is on hold: `/keyroll unhold` lets it go on".to_owned());
+    }
+    if let Some(p) = config_problem {
+        unmet.push(format!(
+            "`.keyroll.yaml` on the default branch does not validate: {p}"
+        ));
+    }
+    if awaiting_manual_value {
+        unmet.push(
+            "a person must push the new value to this branch (`sops set`), as the instructions say"
+                .to_owned(),
+        );
+    }
+    if rotation
+        .facts
+        .prs
+        .get(&pr)
+        .is_some_and(|f| f.edited_by_person)
+        && !awaiting_manual_value
+    {
+        unmet.push(
+            "a person pushed to this branch: check their change, then `/keyroll retry`".to_owned(),
+        );
+    }
+    unmet
+}
+
+/// The `keyroll/gate` check run for a list of unmet conditions.
+pub fn gate_output(unmet: &[String]) -> CheckOutput {
+    if unmet.is_empty() {
+        return CheckOutput {
+            name: GATE_CHECK.into(),
+            conclusion: Some("success"),
+            title: "Safe to merge".into(),
+            summary: "Every condition keyroll checks is met.".into(),
+        };
+    }
+    let mut summary = String::from("Before this pull request can be merged:\n\n");
+    for u in unmet {
+        let _ = writeln!(summary, "- [ ] {u}");
+    }
+    CheckOutput {
+        name: GATE_CHECK.into(),
+        conclusion: Some("failure"),
+        title: match unmet.len() {
+            1 => "1 condition is not met".into(),
+            n => format!("{n} conditions are not met"),
+        },
+        summary,
+    }
+}
+
+/// The `keyroll/config` check run.
+pub fn config_output(problems: Option<&str>) -> CheckOutput {
+    match problems {
+        None => CheckOutput {
+            name: CONFIG_CHECK.into(),
+            conclusion: Some("success"),
+            title: ".keyroll.yaml is valid".into(),
+            summary: "Every credential, location and rollout step checks out.".into(),
+        },
+        Some(p) => CheckOutput {
+            name: CONFIG_CHECK.into(),
+            conclusion: Some("failure"),
+            title: ".keyroll.yaml has problems".into(),
+            summary: format!(
+                "keyroll starts no rotation while the default branch holds a config like this.\n\n```\n{p}\n```"
+            ),
+        },
+    }
+}
+
+/// The owners to mention in a notice.
+pub fn mention(cred: Option<&Credential>) -> String {
+    cred.map(|c| format!(" (cc {})", c.owner))
+        .unwrap_or_default()
+}

@@ -1,0 +1,591 @@
+//! The REST calls keyroll makes on one repository, typed: each reads only the fields keyroll
+//! uses, so extra or missing fields elsewhere in GitHub's answers cannot break it.
+//!
+//! Everything goes through [`Installation::request`], which authenticates, retries and
+//! honours rate limits.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use http::Method;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::client::{ApiError, Installation};
+
+/// A repository through an installation: `owner/name`.
+#[derive(Debug, Clone)]
+pub struct RepoApi {
+    api: Installation,
+    full_name: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RestError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error("GitHub's answer to {what} did not have the expected shape: {error}")]
+    Shape {
+        what: String,
+        error: serde_json::Error,
+    },
+    #[error("blob {0} is not base64 as GitHub sends it")]
+    Blob(String),
+    #[error("there is no branch {0}")]
+    NoBranch(String),
+}
+
+impl RestError {
+    /// Whether trying again later could work (a 5xx, a timeout, a rate limit).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            RestError::Api(e) => e.is_transient(),
+            RestError::Shape { .. } | RestError::Blob(_) | RestError::NoBranch(_) => false,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            RestError::Api(e) => e.status(),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct User {
+    pub login: String,
+    pub id: u64,
+    #[serde(rename = "type", default)]
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BranchRef {
+    #[serde(rename = "ref")]
+    pub name: String,
+    pub sha: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PullRequest {
+    pub number: u64,
+    pub state: String,
+    #[serde(default)]
+    pub merged: Option<bool>,
+    #[serde(default)]
+    pub merged_at: Option<String>,
+    #[serde(default)]
+    pub merge_commit_sha: Option<String>,
+    #[serde(default)]
+    pub html_url: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    pub head: BranchRef,
+    pub base: BranchRef,
+    #[serde(default)]
+    pub draft: Option<bool>,
+    pub user: Option<User>,
+}
+
+impl PullRequest {
+    /// Merged, by the `merged` flag where GitHub sends it (single pull request) or by
+    /// `merged_at` (lists).
+    pub fn is_merged(&self) -> bool {
+        self.merged.unwrap_or(false) || self.merged_at.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Comment {
+    pub id: u64,
+    #[serde(default)]
+    pub body: Option<String>,
+    pub user: Option<User>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CheckRun {
+    pub id: u64,
+    pub name: String,
+    pub head_sha: String,
+    pub status: String,
+    #[serde(default)]
+    pub conclusion: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CommitStatus {
+    pub context: String,
+    pub state: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TreeEntry {
+    pub path: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub sha: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CommitSummary {
+    pub sha: String,
+    pub commit: CommitDetail,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CommitDetail {
+    pub message: String,
+    pub committer: Option<Signature>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Signature {
+    pub date: Option<String>,
+}
+
+/// What a `keyroll/…` check run says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckOutput {
+    pub name: String,
+    /// `None`: in progress.
+    pub conclusion: Option<&'static str>,
+    pub title: String,
+    pub summary: String,
+}
+
+/// Percent-encodes a query value or a path segment (everything but unreserved characters,
+/// and `/` where a ref name may hold it).
+pub fn encode(s: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        let plain = b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'~')
+            || (keep_slash && b == b'/');
+        if plain {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn shape<T: DeserializeOwned>(what: &str, v: Value) -> Result<T, RestError> {
+    serde_json::from_value(v).map_err(|error| RestError::Shape {
+        what: what.to_owned(),
+        error,
+    })
+}
+
+impl RepoApi {
+    pub fn new(api: Installation, full_name: &str) -> Self {
+        Self {
+            api,
+            full_name: full_name.to_owned(),
+        }
+    }
+
+    pub fn full_name(&self) -> &str {
+        &self.full_name
+    }
+
+    pub fn owner(&self) -> &str {
+        self.full_name.split('/').next().unwrap_or_default()
+    }
+
+    fn path(&self, rest: &str) -> String {
+        format!("/repos/{}{rest}", self.full_name)
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        rest: &str,
+        body: Option<Value>,
+    ) -> Result<T, RestError> {
+        let what = format!("{method} {rest}");
+        let v = self
+            .api
+            .request(method, &self.path(rest), body.as_ref())
+            .await?;
+        shape(&what, v)
+    }
+
+    pub async fn default_branch(&self) -> Result<String, RestError> {
+        #[derive(Deserialize)]
+        struct Repo {
+            default_branch: String,
+        }
+        let r: Repo = self.call(Method::GET, "", None).await?;
+        Ok(r.default_branch)
+    }
+
+    /// The commit a branch points at; `None` when there is no such branch.
+    pub async fn branch_sha(&self, branch: &str) -> Result<Option<String>, RestError> {
+        #[derive(Deserialize)]
+        struct Ref {
+            object: Object,
+        }
+        #[derive(Deserialize)]
+        struct Object {
+            sha: String,
+        }
+        let path = format!("/git/ref/heads/{}", encode(branch, true));
+        match self.call::<Ref>(Method::GET, &path, None).await {
+            Ok(r) => Ok(Some(r.object.sha)),
+            Err(RestError::Api(e)) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The tree of a commit.
+    pub async fn commit_tree(&self, commit: &str) -> Result<String, RestError> {
+        #[derive(Deserialize)]
+        struct Commit {
+            tree: Sha,
+        }
+        #[derive(Deserialize)]
+        struct Sha {
+            sha: String,
+        }
+        let c: Commit = self
+            .call(Method::GET, &format!("/git/commits/{commit}"), None)
+            .await?;
+        Ok(c.tree.sha)
+    }
+
+    /// The tree of a commit (GitHub takes a commit for a tree here) and every file in it,
+    /// recursively.
+    pub async fn files(&self, commit: &str) -> Result<(String, Vec<TreeEntry>), RestError> {
+        #[derive(Deserialize)]
+        struct Tree {
+            sha: String,
+            tree: Vec<TreeEntry>,
+        }
+        let t: Tree = self
+            .call(
+                Method::GET,
+                &format!("/git/trees/{commit}?recursive=1"),
+                None,
+            )
+            .await?;
+        let files = t.tree.into_iter().filter(|e| e.kind == "blob").collect();
+        Ok((t.sha, files))
+    }
+
+    pub async fn blob(&self, sha: &str) -> Result<Vec<u8>, RestError> {
+        #[derive(Deserialize)]
+        struct Blob {
+            content: String,
+            encoding: String,
+        }
+        let b: Blob = self
+            .call(Method::GET, &format!("/git/blobs/{sha}"), None)
+            .await?;
+        if b.encoding != "base64" {
+            return Ok(b.content.into_bytes());
+        }
+        let packed: String = b.content.split_whitespace().collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(packed)
+            .map_err(|_| RestError::Blob(sha.to_owned()))
+    }
+
+    /// A tree: `base` with each path set to new text. GitHub stores each text as a blob as
+    /// part of the call (one request instead of one per file).
+    pub async fn create_tree(
+        &self,
+        base: &str,
+        files: &BTreeMap<String, String>,
+    ) -> Result<String, RestError> {
+        #[derive(Deserialize)]
+        struct Created {
+            sha: String,
+        }
+        let entries: Vec<Value> = files
+            .iter()
+            .map(|(path, text)| json!({ "path": path, "mode": "100644", "type": "blob", "content": text }))
+            .collect();
+        let c: Created = self
+            .call(
+                Method::POST,
+                "/git/trees",
+                Some(json!({ "base_tree": base, "tree": entries })),
+            )
+            .await?;
+        Ok(c.sha)
+    }
+
+    /// A commit made by the App (no author given: GitHub attributes and signs it).
+    pub async fn create_commit(
+        &self,
+        message: &str,
+        tree: &str,
+        parent: &str,
+    ) -> Result<String, RestError> {
+        #[derive(Deserialize)]
+        struct Created {
+            sha: String,
+        }
+        let c: Created = self
+            .call(
+                Method::POST,
+                "/git/commits",
+                Some(json!({ "message": message, "tree": tree, "parents": [parent] })),
+            )
+            .await?;
+        Ok(c.sha)
+    }
+
+    /// Points `branch` at `sha`, creating it if needed. Only for keyroll's own branches that
+    /// no person has pushed to (the caller checks).
+    pub async fn set_branch(&self, branch: &str, sha: &str) -> Result<(), RestError> {
+        let created = self
+            .call::<Value>(
+                Method::POST,
+                "/git/refs",
+                Some(json!({ "ref": format!("refs/heads/{branch}"), "sha": sha })),
+            )
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            // Left by an attempt that stopped before opening its pull request.
+            Err(RestError::Api(e)) if e.status() == Some(422) => {
+                self.call::<Value>(
+                    Method::PATCH,
+                    &format!("/git/refs/heads/{}", encode(branch, true)),
+                    Some(json!({ "sha": sha, "force": true })),
+                )
+                .await?;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The pull request of a head branch in this repository, open or not (the newest).
+    pub async fn pull_for_branch(&self, branch: &str) -> Result<Option<PullRequest>, RestError> {
+        let head = encode(&format!("{}:{branch}", self.owner()), false);
+        let list: Vec<PullRequest> = self
+            .call(
+                Method::GET,
+                &format!("/pulls?state=all&head={head}&per_page=10"),
+                None,
+            )
+            .await?;
+        Ok(list.into_iter().max_by_key(|p| p.number))
+    }
+
+    pub async fn pull(&self, number: u64) -> Result<PullRequest, RestError> {
+        self.call(Method::GET, &format!("/pulls/{number}"), None)
+            .await
+    }
+
+    pub async fn create_pull(
+        &self,
+        title: &str,
+        head: &str,
+        base: &str,
+        body: &str,
+        draft: bool,
+    ) -> Result<PullRequest, RestError> {
+        self.call(
+            Method::POST,
+            "/pulls",
+            Some(json!({
+                "title": title,
+                "head": head,
+                "base": base,
+                "body": body,
+                "draft": draft,
+                "maintainer_can_modify": false,
+            })),
+        )
+        .await
+    }
+
+    pub async fn close_pull(&self, number: u64) -> Result<(), RestError> {
+        self.call::<Value>(
+            Method::PATCH,
+            &format!("/pulls/{number}"),
+            Some(json!({ "state": "closed" })),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn add_labels(&self, number: u64, labels: &[String]) -> Result<(), RestError> {
+        self.call::<Value>(
+            Method::POST,
+            &format!("/issues/{number}/labels"),
+            Some(json!({ "labels": labels })),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Asks for reviews: `@org/team` entries are teams, others people.
+    pub async fn request_reviewers(&self, number: u64, who: &[String]) -> Result<(), RestError> {
+        let (mut people, mut teams) = (Vec::new(), Vec::new());
+        for w in who {
+            let w = w.trim_start_matches('@');
+            match w.split_once('/') {
+                Some((_, team)) => teams.push(team.to_owned()),
+                None => people.push(w.to_owned()),
+            }
+        }
+        if people.is_empty() && teams.is_empty() {
+            return Ok(());
+        }
+        self.call::<Value>(
+            Method::POST,
+            &format!("/pulls/{number}/requested_reviewers"),
+            Some(json!({ "reviewers": people, "team_reviewers": teams })),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn comments(&self, issue: u64) -> Result<Vec<Comment>, RestError> {
+        self.call(
+            Method::GET,
+            &format!("/issues/{issue}/comments?per_page=100"),
+            None,
+        )
+        .await
+    }
+
+    pub async fn create_comment(&self, issue: u64, body: &str) -> Result<u64, RestError> {
+        let c: Comment = self
+            .call(
+                Method::POST,
+                &format!("/issues/{issue}/comments"),
+                Some(json!({ "body": body })),
+            )
+            .await?;
+        Ok(c.id)
+    }
+
+    pub async fn update_comment(&self, id: u64, body: &str) -> Result<(), RestError> {
+        self.call::<Value>(
+            Method::PATCH,
+            &format!("/issues/comments/{id}"),
+            Some(json!({ "body": body })),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Check runs on a commit, by name when given.
+    pub async fn check_runs(
+        &self,
+        sha: &str,
+        name: Option<&str>,
+    ) -> Result<Vec<CheckRun>, RestError> {
+        #[derive(Deserialize)]
+        struct List {
+            check_runs: Vec<CheckRun>,
+        }
+        let filter = name
+            .map(|n| format!("&check_name={}", encode(n, false)))
+            .unwrap_or_default();
+        let l: List = self
+            .call(
+                Method::GET,
+                &format!("/commits/{sha}/check-runs?per_page=100{filter}"),
+                None,
+            )
+            .await?;
+        Ok(l.check_runs)
+    }
+
+    /// The latest commit status of each context on a commit.
+    pub async fn statuses(&self, sha: &str) -> Result<Vec<CommitStatus>, RestError> {
+        #[derive(Deserialize)]
+        struct Combined {
+            statuses: Vec<CommitStatus>,
+        }
+        let c: Combined = self
+            .call(
+                Method::GET,
+                &format!("/commits/{sha}/status?per_page=100"),
+                None,
+            )
+            .await?;
+        Ok(c.statuses)
+    }
+
+    /// Creates the check run, or rewrites it when `existing` names one.
+    pub async fn put_check_run(
+        &self,
+        existing: Option<u64>,
+        head_sha: &str,
+        out: &CheckOutput,
+    ) -> Result<u64, RestError> {
+        let mut body = json!({
+            "name": out.name,
+            "output": { "title": out.title, "summary": out.summary },
+        });
+        if let Some(obj) = body.as_object_mut() {
+            match out.conclusion {
+                Some(c) => {
+                    obj.insert("status".into(), json!("completed"));
+                    obj.insert("conclusion".into(), json!(c));
+                }
+                None => {
+                    obj.insert("status".into(), json!("in_progress"));
+                }
+            }
+        }
+        let run: CheckRun = match existing {
+            Some(id) => {
+                self.call(Method::PATCH, &format!("/check-runs/{id}"), Some(body))
+                    .await?
+            }
+            None => {
+                if let Some(obj) = body.as_object_mut() {
+                    obj.insert("head_sha".into(), json!(head_sha));
+                }
+                self.call(Method::POST, "/check-runs", Some(body)).await?
+            }
+        };
+        Ok(run.id)
+    }
+
+    /// Whether `commit` is part of `head`'s history (`head` contains it).
+    pub async fn contains(&self, head: &str, commit: &str) -> Result<bool, RestError> {
+        if head == commit {
+            return Ok(true);
+        }
+        #[derive(Deserialize)]
+        struct Compare {
+            status: String,
+        }
+        let c: Compare = self
+            .call(Method::GET, &format!("/compare/{commit}...{head}"), None)
+            .await?;
+        Ok(matches!(c.status.as_str(), "ahead" | "identical"))
+    }
+
+    /// The newest commits on `branch` that touch `path`.
+    pub async fn commits_touching(
+        &self,
+        branch: &str,
+        path: &str,
+        count: u32,
+    ) -> Result<Vec<CommitSummary>, RestError> {
+        self.call(
+            Method::GET,
+            &format!(
+                "/commits?sha={}&path={}&per_page={count}",
+                encode(branch, false),
+                encode(path, false)
+            ),
+            None,
+        )
+        .await
+    }
+}

@@ -1,0 +1,121 @@
+//! A commit of a credentials repository read through the API: its file listing, its
+//! `.keyroll.yaml`, and the files a caller needs for that config. Only what is needed is
+//! fetched (a blob per file), since a repository may hold far more than keyroll reads.
+
+use std::collections::BTreeMap;
+
+use super::rest::{RepoApi, RestError, TreeEntry};
+use crate::policy::{self, CONFIG_FILE, Config, Problem};
+use crate::repo::Files;
+use crate::sops::Identities;
+
+const SOPS_CONFIG_FILE: &str = ".sops.yaml";
+
+/// The files of one commit: the listing is complete; contents are those fetched.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub commit: String,
+    pub tree: String,
+    entries: Vec<TreeEntry>,
+    contents: BTreeMap<String, Vec<u8>>,
+}
+
+impl Files for Snapshot {
+    fn read(&self, path: &str) -> Option<Vec<u8>> {
+        self.contents.get(path).cloned()
+    }
+
+    fn list(&self) -> Vec<String> {
+        self.entries.iter().map(|e| e.path.clone()).collect()
+    }
+}
+
+impl Snapshot {
+    /// The blob id of a file, to tell whether two commits hold the same text.
+    pub fn blob_of(&self, path: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|e| e.path == path)
+            .map(|e| e.sha.as_str())
+    }
+
+    /// The config text, when the commit has one.
+    pub fn config_text(&self) -> Option<String> {
+        self.read(CONFIG_FILE)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
+}
+
+/// Reads `commit`: the listing, the config, and the files `wanted` names for the parsed
+/// config (and `.sops.yaml` when one of those is missing, so it can be created). The config
+/// is `Err` with its problems, as people read them, when it does not parse.
+pub async fn read(
+    repo: &RepoApi,
+    commit: &str,
+    wanted: impl Fn(&Config) -> Vec<String>,
+) -> Result<(Snapshot, Result<Config, String>), RestError> {
+    let (tree, entries) = repo.files(commit).await?;
+    let mut snap = Snapshot {
+        commit: commit.to_owned(),
+        tree,
+        entries,
+        contents: BTreeMap::new(),
+    };
+    let config = if fetch(repo, &mut snap, CONFIG_FILE).await? {
+        let text = snap.config_text().unwrap_or_default();
+        policy::parse(CONFIG_FILE, &text).map_err(|p| p.to_string())
+    } else {
+        Err(format!("there is no {CONFIG_FILE} in commit {commit}"))
+    };
+    if let Ok(c) = &config {
+        let mut missing = false;
+        for path in wanted(c) {
+            missing |= !fetch(repo, &mut snap, &path).await?;
+        }
+        if missing {
+            fetch(repo, &mut snap, SOPS_CONFIG_FILE).await?;
+        }
+    }
+    Ok((snap, config))
+}
+
+/// Fetches one file into the snapshot; false when the commit has no such file.
+async fn fetch(repo: &RepoApi, snap: &mut Snapshot, path: &str) -> Result<bool, RestError> {
+    if snap.contents.contains_key(path) {
+        return Ok(true);
+    }
+    let Some(sha) = snap.blob_of(path).map(str::to_owned) else {
+        return Ok(false);
+    };
+    let bytes = repo.blob(&sha).await?;
+    snap.contents.insert(path.to_owned(), bytes);
+    Ok(true)
+}
+
+/// Reads `commit` and checks its config against its files: `None` when all is well, the
+/// problems otherwise (file:line:column and what is wrong; never a value).
+pub async fn check_config(
+    repo: &RepoApi,
+    commit: &str,
+    ids: &Identities,
+) -> Result<(Option<Config>, Option<String>), RestError> {
+    let (snap, config) = read(repo, commit, |c| {
+        c.credentials
+            .iter()
+            .flat_map(|cred| cred.locations.iter().map(|l| l.file.clone()))
+            .collect()
+    })
+    .await?;
+    let config = match config {
+        Ok(c) => c,
+        Err(problems) => return Ok((None, Some(problems))),
+    };
+    let text = snap.config_text().unwrap_or_default();
+    let problems: Vec<Problem> = policy::validate::check(&config, CONFIG_FILE, &text, &snap, ids);
+    if problems.is_empty() {
+        Ok((Some(config), None))
+    } else {
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        Ok((None, Some(lines.join("\n"))))
+    }
+}

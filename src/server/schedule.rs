@@ -1,0 +1,132 @@
+//! The schedule tick: starts the rotations that are due, a few at a time per repository.
+//!
+//! A credential's last rotation is the newest of: a rotation keyroll finished, a commit
+//! with its `Keyroll-Credential` trailer, or a person's commit to one of its files (a hand
+//! rotation counts; another credential's keyroll commit to a shared file does not). A
+//! repository keyroll was just installed on is therefore not rotated all at once.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::github::rest::RepoApi;
+use crate::policy::Credential;
+use crate::runtime::schedule::{Urgency, plan};
+
+use super::worker::Worker;
+
+/// Credentials due within this window are reported as due soon.
+const SOON: time::Duration = time::Duration::days(14);
+
+pub(super) async fn tick(worker: &mut Worker) {
+    let repos = match worker.s.store.installations().await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "schedule: listing installations");
+            return;
+        }
+    };
+    let mut overdue = 0;
+    for installed in repos {
+        match repository(worker, &installed.repository).await {
+            Ok(n) => overdue += n,
+            Err(e) => {
+                tracing::warn!(repository = %installed.repository, error = %e, "schedule: skipped")
+            }
+        }
+    }
+    worker.s.metrics.set_overdue(overdue);
+}
+
+/// Starts what is due in one repository; returns how many credentials are overdue.
+async fn repository(worker: &mut Worker, repo: &str) -> Result<i64, super::StartError> {
+    let state = worker.config(repo).await?;
+    let config = state.config.map_err(|problems| super::StartError::Config {
+        repository: repo.to_owned(),
+        problems,
+    })?;
+    let default = worker.default_branch(repo).await?;
+    let api = worker
+        .api(repo)
+        .ok_or_else(|| super::StartError::NotInstalled(repo.to_owned()))?;
+    let mut last: BTreeMap<String, OffsetDateTime> = worker
+        .s
+        .store
+        .last_rotated(repo)
+        .await?
+        .into_iter()
+        .collect();
+    for cred in &config.credentials {
+        if let Some(t) = last_commit(&api, &default, cred).await? {
+            let entry = last.entry(cred.name.clone()).or_insert(t);
+            *entry = (*entry).max(t);
+        }
+    }
+    let active: BTreeSet<String> = worker
+        .s
+        .store
+        .active_rotations(repo)
+        .await?
+        .into_iter()
+        .map(|r| r.credential)
+        .collect();
+    let now = worker.s.clock.now();
+    let due = plan(
+        &config.credentials,
+        &last,
+        &active,
+        now,
+        worker.s.concurrent_rotations,
+        SOON,
+    );
+    let overdue = due
+        .report
+        .iter()
+        .filter(|d| d.urgency == Urgency::Overdue)
+        .count();
+    for name in &due.start {
+        match worker.start(repo, name, false).await {
+            Ok(id) => {
+                tracing::info!(repository = repo, credential = %name, rotation = %id, "due: rotation started")
+            }
+            Err(e) => {
+                tracing::warn!(repository = repo, credential = %name, error = %e, "due, but could not start")
+            }
+        }
+    }
+    Ok(i64::try_from(overdue).unwrap_or(i64::MAX))
+}
+
+/// The newest commit on the default branch that rotated `cred` (its trailer) or that a
+/// person made to one of its files.
+async fn last_commit(
+    api: &RepoApi,
+    branch: &str,
+    cred: &Credential,
+) -> Result<Option<OffsetDateTime>, crate::github::rest::RestError> {
+    let files: BTreeSet<&str> = cred.locations.iter().map(|l| l.file.as_str()).collect();
+    let mine = format!("Keyroll-Credential: {}", cred.name);
+    let mut newest: Option<OffsetDateTime> = None;
+    for file in files {
+        for c in api.commits_touching(branch, file, 30).await? {
+            let message = &c.commit.message;
+            let keyroll_commit = message.contains("Keyroll-Credential: ");
+            if keyroll_commit && !message.lines().any(|l| l.trim() == mine) {
+                continue;
+            }
+            let Some(at) = c
+                .commit
+                .committer
+                .as_ref()
+                .and_then(|s| s.date.as_deref())
+                .and_then(|d| OffsetDateTime::parse(d, &Rfc3339).ok())
+            else {
+                continue;
+            };
+            newest = Some(newest.map_or(at, |n| n.max(at)));
+            break;
+        }
+    }
+    Ok(newest)
+}

@@ -1,0 +1,571 @@
+//! The worker: reads stored deliveries in arrival order, turns them into engine inputs, runs
+//! each repository's runtime, and runs the reconcile and schedule ticks. One task, so the
+//! steps of a repository never race each other.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tracing::Instrument as _;
+
+use super::metrics::Metrics;
+use super::{reconcile, schedule};
+use crate::effects::github::{GitHubExecutor, Memo, RepoContext};
+use crate::effects::render;
+use crate::github::client::GitHub;
+use crate::github::rest::{RepoApi, RestError};
+use crate::github::webhook::{self, Delivery, Event};
+use crate::github::{route, snapshot};
+use crate::policy::{CONFIG_FILE, Config};
+use crate::runtime::{Clock, Runtime, RuntimeError};
+use crate::sops::Identities;
+use crate::store::{Store, StoreError, StoredWebhook};
+
+/// How long a repository whose effects failed waits before the next try, at most.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+const FIRST_BACKOFF: Duration = Duration::from_secs(5);
+
+#[derive(Debug)]
+pub(super) struct WorkerSettings {
+    pub store: Store,
+    pub github: GitHub,
+    pub identities: Arc<Identities>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
+    pub stored: Arc<Notify>,
+    pub stopped: watch::Receiver<bool>,
+    pub reconcile_every: Duration,
+    pub schedule_every: Duration,
+    pub concurrent_rotations: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("keyroll is not installed on {0}")]
+    NotInstalled(String),
+    #[error("{CONFIG_FILE} on the default branch of {repository} has problems:\n{problems}")]
+    Config {
+        repository: String,
+        problems: String,
+    },
+    #[error("{CONFIG_FILE} has no credential {0}")]
+    NoCredential(String),
+    #[error("GitHub: {0}")]
+    Api(#[from] RestError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the worker has stopped")]
+    Stopped,
+}
+
+#[derive(Debug)]
+enum Command {
+    Start {
+        repository: String,
+        credential: String,
+        emergency: bool,
+        reply: oneshot::Sender<Result<String, StartError>>,
+    },
+    Tick(oneshot::Sender<()>),
+    Settle(oneshot::Sender<()>),
+}
+
+/// Asks the worker to do something between passes.
+#[derive(Debug, Clone)]
+pub struct Commands(mpsc::Sender<Command>);
+
+impl Commands {
+    pub async fn start(
+        &self,
+        repository: &str,
+        credential: &str,
+        emergency: bool,
+    ) -> Result<String, StartError> {
+        let (reply, answer) = oneshot::channel();
+        self.0
+            .send(Command::Start {
+                repository: repository.to_owned(),
+                credential: credential.to_owned(),
+                emergency,
+                reply,
+            })
+            .await
+            .map_err(|_| StartError::Stopped)?;
+        answer.await.map_err(|_| StartError::Stopped)?
+    }
+
+    pub async fn tick(&self) {
+        let (reply, done) = oneshot::channel();
+        if self.0.send(Command::Tick(reply)).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+
+    pub async fn settle(&self) {
+        let (reply, done) = oneshot::channel();
+        if self.0.send(Command::Settle(reply)).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+}
+
+pub(super) fn spawn(settings: WorkerSettings) -> (Commands, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(16);
+    let worker = Worker {
+        repos: HashMap::new(),
+        backoff: HashMap::new(),
+        s: settings,
+    };
+    (Commands(tx), tokio::spawn(worker.run(rx)))
+}
+
+/// The config of a repository's default branch, as last read.
+#[derive(Debug, Clone)]
+pub(super) struct ConfigState {
+    /// The blob of `.keyroll.yaml`: a push that leaves it alone needs no new check.
+    pub blob: Option<String>,
+    pub config: Result<Arc<Config>, String>,
+}
+
+#[derive(Debug)]
+pub(super) struct RepoState {
+    pub installation: u64,
+    pub default_branch: Option<String>,
+    pub config: Option<ConfigState>,
+    pub memo: Arc<Memo>,
+}
+
+#[derive(Debug)]
+pub(super) struct Worker {
+    pub s: WorkerSettings,
+    pub repos: HashMap<String, RepoState>,
+    backoff: HashMap<String, (Instant, Duration)>,
+}
+
+impl Worker {
+    async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let mut stopped = self.s.stopped.clone();
+        let mut next_reconcile = Instant::now() + self.s.reconcile_every;
+        let mut next_schedule = Instant::now() + self.s.schedule_every;
+        let stored = self.s.stored.clone();
+        loop {
+            let wake = next_reconcile.min(next_schedule);
+            let mut settle = None;
+            tokio::select! {
+                _ = stored.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = tokio::time::sleep_until(wake.into()) => {}
+                _ = stopped.changed() => {
+                    if *stopped.borrow() {
+                        return;
+                    }
+                }
+                cmd = commands.recv() => match cmd {
+                    None => return,
+                    Some(Command::Start { repository, credential, emergency, reply }) => {
+                        let started = self.start(&repository, &credential, emergency).await;
+                        let _ = reply.send(started);
+                    }
+                    Some(Command::Tick(reply)) => {
+                        next_reconcile = Instant::now();
+                        next_schedule = Instant::now();
+                        settle = Some(reply);
+                    }
+                    Some(Command::Settle(reply)) => settle = Some(reply),
+                }
+            }
+            self.pass(settle.is_some()).await;
+            if Instant::now() >= next_schedule {
+                schedule::tick(&mut self).await;
+                next_schedule = Instant::now() + self.s.schedule_every;
+            }
+            if Instant::now() >= next_reconcile {
+                reconcile::tick(&mut self).await;
+                next_reconcile = Instant::now() + self.s.reconcile_every;
+            }
+            if let Some(reply) = settle {
+                self.pass(true).await;
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    /// Reads every stored delivery, then runs each repository that has work. `eager`
+    /// ignores back-off (someone is waiting for the result).
+    async fn pass(&mut self, eager: bool) {
+        loop {
+            let batch = match self.s.store.pending_webhooks(100).await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(error = %e, "reading stored deliveries");
+                    break;
+                }
+            };
+            if batch.is_empty() {
+                break;
+            }
+            for hook in batch {
+                if self.read_webhook(&hook).await.is_err() {
+                    return;
+                }
+            }
+        }
+        let repos = match self.s.store.repositories_with_work().await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "listing repositories with work");
+                return;
+            }
+        };
+        for repo in repos {
+            if !eager
+                && self
+                    .backoff
+                    .get(&repo)
+                    .is_some_and(|(until, _)| Instant::now() < *until)
+            {
+                continue;
+            }
+            self.run_repository(&repo).await;
+        }
+    }
+
+    async fn read_webhook(&mut self, hook: &StoredWebhook) -> Result<(), StoreError> {
+        let span =
+            tracing::info_span!("delivery", delivery = %hook.delivery_id, event = %hook.event);
+        let outcome = async {
+            match webhook::parse(&hook.event, &hook.body) {
+                Err(e) => {
+                    tracing::warn!(error = %e, "unreadable delivery");
+                    format!("unreadable: {e}")
+                }
+                Ok(None) => "ignored".to_owned(),
+                Ok(Some(d)) => match self.handle(&hook.delivery_id, &d).await {
+                    Ok(outcome) => outcome,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "delivery not fully handled");
+                        format!("failed: {e}")
+                    }
+                },
+            }
+        }
+        .instrument(span)
+        .await;
+        self.s
+            .store
+            .finish_webhook(hook.seq, &outcome, self.s.clock.now())
+            .await
+            .inspect_err(|e| tracing::error!(error = %e, "recording a delivery as read"))
+    }
+
+    async fn handle(&mut self, id: &str, d: &Delivery) -> Result<String, StartError> {
+        let now = self.s.clock.now();
+        let store = self.s.store.clone();
+        let installation = d.context.installation_id;
+        match &d.event {
+            Event::Ping { .. } => return Ok("pong".into()),
+            Event::Installation {
+                action,
+                repositories,
+            } => {
+                let Some(inst) = installation else {
+                    return Ok("no installation".into());
+                };
+                if action == "deleted" || action == "suspend" {
+                    store.remove_installation_id(inst).await?;
+                    self.repos.retain(|_, r| r.installation != inst);
+                } else {
+                    for r in repositories {
+                        store.set_installation(r, inst, now).await?;
+                    }
+                }
+                return Ok(format!("installation {action}"));
+            }
+            Event::InstallationRepositories { added, removed, .. } => {
+                let Some(inst) = installation else {
+                    return Ok("no installation".into());
+                };
+                for r in added {
+                    store.set_installation(r, inst, now).await?;
+                }
+                for r in removed {
+                    store.remove_installation(r).await?;
+                    self.repos.remove(r);
+                }
+                return Ok(format!("{} added, {} removed", added.len(), removed.len()));
+            }
+            _ => {}
+        }
+        let (Some(repository), Some(inst)) = (&d.context.repository, installation) else {
+            return Ok("no repository or installation".into());
+        };
+        let repo = repository.full_name.clone();
+        tracing::debug!(repository = %repo, installation = inst, "routing");
+        store.set_installation(&repo, inst, now).await?;
+        let state = self.repos.entry(repo.clone()).or_insert_with(|| RepoState {
+            installation: inst,
+            default_branch: None,
+            config: None,
+            memo: Arc::new(Memo::default()),
+        });
+        state.installation = inst;
+        if let Some(b) = &repository.default_branch {
+            state.default_branch = Some(b.clone());
+        }
+        match &d.event {
+            Event::Push { git_ref, after, .. } => {
+                let default = self.default_branch(&repo).await?;
+                if *git_ref == format!("refs/heads/{default}") {
+                    self.default_branch_moved(&repo, after).await?;
+                }
+            }
+            Event::PullRequest {
+                action,
+                head_ref,
+                head_sha,
+                base_ref,
+                ..
+            } if matches!(action.as_str(), "opened" | "synchronize" | "reopened")
+                && route::rotation_of_branch(head_ref).is_none() =>
+            {
+                let default = self.default_branch(&repo).await?;
+                if *base_ref == default {
+                    self.check_proposed_config(&repo, head_sha).await?;
+                }
+            }
+            _ => {}
+        }
+        let active = store.active_rotations(&repo).await?;
+        let inputs = route::inputs(d, &active);
+        for (rotation, input) in &inputs {
+            store
+                .enqueue(&format!("{id}/{rotation}"), &repo, rotation, input, now)
+                .await?;
+        }
+        Ok(format!("{} input(s)", inputs.len()))
+    }
+
+    pub(super) fn api(&self, repo: &str) -> Option<RepoApi> {
+        let state = self.repos.get(repo)?;
+        Some(RepoApi::new(
+            self.s.github.installation(state.installation),
+            repo,
+        ))
+    }
+
+    /// Makes sure the worker knows a repository, from the store's installations.
+    pub(super) async fn know(&mut self, repo: &str) -> Result<(), StartError> {
+        if self.repos.contains_key(repo) {
+            return Ok(());
+        }
+        let inst = self
+            .s
+            .store
+            .installations()
+            .await?
+            .into_iter()
+            .find(|i| i.repository == repo)
+            .ok_or_else(|| StartError::NotInstalled(repo.to_owned()))?;
+        self.repos.insert(
+            repo.to_owned(),
+            RepoState {
+                installation: inst.installation_id,
+                default_branch: None,
+                config: None,
+                memo: Arc::new(Memo::default()),
+            },
+        );
+        Ok(())
+    }
+
+    pub(super) async fn default_branch(&mut self, repo: &str) -> Result<String, StartError> {
+        self.know(repo).await?;
+        if let Some(b) = self.repos.get(repo).and_then(|r| r.default_branch.clone()) {
+            return Ok(b);
+        }
+        let api = self
+            .api(repo)
+            .ok_or_else(|| StartError::NotInstalled(repo.to_owned()))?;
+        let branch = api.default_branch().await?;
+        if let Some(state) = self.repos.get_mut(repo) {
+            state.default_branch = Some(branch.clone());
+        }
+        Ok(branch)
+    }
+
+    /// The config of the default branch, read once and again only when the branch moves.
+    pub(super) async fn config(&mut self, repo: &str) -> Result<ConfigState, StartError> {
+        if let Some(c) = self.repos.get(repo).and_then(|r| r.config.clone()) {
+            return Ok(c);
+        }
+        let default = self.default_branch(repo).await?;
+        let api = self
+            .api(repo)
+            .ok_or_else(|| StartError::NotInstalled(repo.to_owned()))?;
+        let head = api
+            .branch_sha(&default)
+            .await?
+            .ok_or(RestError::NoBranch(default))?;
+        self.default_branch_moved(repo, &head).await?;
+        self.repos
+            .get(repo)
+            .and_then(|r| r.config.clone())
+            .ok_or_else(|| StartError::NotInstalled(repo.to_owned()))
+    }
+
+    /// The default branch now points at `head`: when `.keyroll.yaml` changed, check it
+    /// (against the files it names) and say so on the commit with a `keyroll/config` check
+    /// run. A config with problems stops new rotations until it is fixed.
+    async fn default_branch_moved(&mut self, repo: &str, head: &str) -> Result<(), StartError> {
+        let api = self
+            .api(repo)
+            .ok_or_else(|| StartError::NotInstalled(repo.to_owned()))?;
+        let (snap, _) = snapshot::read(&api, head, |_| Vec::new()).await?;
+        let blob = snap.blob_of(CONFIG_FILE).map(str::to_owned);
+        let known = self.repos.get(repo).and_then(|r| r.config.clone());
+        let config = match known {
+            Some(k) if k.blob == blob => k.config,
+            _ => {
+                let (config, problems) =
+                    snapshot::check_config(&api, head, &self.s.identities).await?;
+                self.s
+                    .store
+                    .set_config_status(repo, head, problems.as_deref(), self.s.clock.now())
+                    .await?;
+                if let Some(p) = &problems {
+                    tracing::warn!(
+                        repository = repo,
+                        "the config on the default branch has problems; no rotation starts until they are fixed"
+                    );
+                    tracing::debug!(problems = %p);
+                }
+                if blob.is_some() {
+                    api.put_check_run(None, head, &render::config_output(problems.as_deref()))
+                        .await?;
+                }
+                match (config, problems) {
+                    (Some(c), None) => Ok(Arc::new(c)),
+                    (_, Some(p)) => Err(p),
+                    (None, None) => Err(format!("there is no {CONFIG_FILE}")),
+                }
+            }
+        };
+        if let Some(state) = self.repos.get_mut(repo) {
+            state.config = Some(ConfigState { blob, config });
+        }
+        Ok(())
+    }
+
+    /// A pull request from a person: when it changes `.keyroll.yaml`, check the proposed
+    /// config and report on its head commit. (It is never used before it merges.)
+    async fn check_proposed_config(&mut self, repo: &str, head: &str) -> Result<(), StartError> {
+        let current = self.config(repo).await?;
+        let api = self
+            .api(repo)
+            .ok_or_else(|| StartError::NotInstalled(repo.to_owned()))?;
+        let (snap, _) = snapshot::read(&api, head, |_| Vec::new()).await?;
+        let blob = snap.blob_of(CONFIG_FILE);
+        if blob.is_none() || blob == current.blob.as_deref() {
+            return Ok(());
+        }
+        let (_, problems) = snapshot::check_config(&api, head, &self.s.identities).await?;
+        api.put_check_run(None, head, &render::config_output(problems.as_deref()))
+            .await?;
+        Ok(())
+    }
+
+    /// What the executor needs to know about a repository for this pass.
+    pub(super) async fn context(&mut self, repo: &str) -> Result<RepoContext, StartError> {
+        let default_branch = self.default_branch(repo).await?;
+        let config = self.config(repo).await?;
+        let api = self
+            .api(repo)
+            .ok_or_else(|| StartError::NotInstalled(repo.to_owned()))?;
+        let (config, config_problem) = match config.config {
+            Ok(c) => (Some(c), None),
+            Err(p) => (None, Some(p)),
+        };
+        Ok(RepoContext {
+            repo: api,
+            default_branch,
+            config,
+            config_problem,
+        })
+    }
+
+    pub(super) async fn runtime(
+        &mut self,
+        repo: &str,
+    ) -> Result<Runtime<GitHubExecutor, Arc<dyn Clock>>, StartError> {
+        let context = self.context(repo).await?;
+        let memo = self
+            .repos
+            .get(repo)
+            .map(|r| r.memo.clone())
+            .unwrap_or_default();
+        let executor = GitHubExecutor::new(
+            context,
+            self.s.identities.clone(),
+            self.s.clock.clone(),
+            memo,
+        );
+        Ok(Runtime::new(
+            self.s.store.clone(),
+            executor,
+            self.s.clock.clone(),
+            repo,
+        ))
+    }
+
+    /// Steps a repository's rotations and carries out their effects until nothing is left
+    /// that can be done now. A failure backs the repository off (5 s doubling to 5 min);
+    /// its effects stay in the outbox.
+    async fn run_repository(&mut self, repo: &str) {
+        let span = tracing::info_span!("repository", repository = repo);
+        let result = async {
+            let mut runtime = self.runtime(repo).await?;
+            runtime.run_until_idle().await?;
+            Ok::<(), StartError>(())
+        }
+        .instrument(span)
+        .await;
+        match result {
+            Ok(()) => {
+                self.backoff.remove(repo);
+            }
+            Err(e) => {
+                let wait = self
+                    .backoff
+                    .get(repo)
+                    .map_or(FIRST_BACKOFF, |(_, w)| (*w * 2).min(MAX_BACKOFF));
+                tracing::warn!(repository = repo, error = %e, retry_in_secs = wait.as_secs(), "repository paused after an error");
+                self.backoff
+                    .insert(repo.to_owned(), (Instant::now() + wait, wait));
+            }
+        }
+    }
+
+    /// Starts a rotation of a credential of the default branch's config.
+    pub(super) async fn start(
+        &mut self,
+        repo: &str,
+        credential: &str,
+        emergency: bool,
+    ) -> Result<String, StartError> {
+        let config = self.config(repo).await?;
+        let config = config.config.map_err(|problems| StartError::Config {
+            repository: repo.to_owned(),
+            problems,
+        })?;
+        let cred = config
+            .credential(credential)
+            .ok_or_else(|| StartError::NoCredential(credential.to_owned()))?;
+        let runtime = self.runtime(repo).await?;
+        let id = runtime.start(cred, emergency).await?;
+        tracing::info!(repository = repo, rotation = %id, credential, emergency, "rotation started");
+        Ok(id)
+    }
+}

@@ -1,0 +1,266 @@
+//! The intake side of the store: verified webhook deliveries waiting to be read, the
+//! repositories keyroll is installed on, and the state of each repository's config.
+
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use super::{Store, StoreError, stamp};
+
+/// A delivery as intake stores it: verified, not parsed.
+#[derive(Clone)]
+pub struct NewWebhook {
+    pub delivery_id: String,
+    pub event: String,
+    pub body: bytes::Bytes,
+}
+
+impl std::fmt::Debug for NewWebhook {
+    // The body is a third party's text: keep it out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewWebhook")
+            .field("delivery_id", &self.delivery_id)
+            .field("event", &self.event)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// A stored delivery the worker has not read yet.
+#[derive(Clone)]
+pub struct StoredWebhook {
+    pub seq: i64,
+    pub delivery_id: String,
+    pub event: String,
+    pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for StoredWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredWebhook")
+            .field("seq", &self.seq)
+            .field("delivery_id", &self.delivery_id)
+            .field("event", &self.event)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// A repository keyroll is installed on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstalledRepository {
+    pub repository: String,
+    pub installation_id: u64,
+}
+
+impl Store {
+    /// Stores a batch of deliveries in one transaction (one sync to disk for all of them).
+    /// For each, whether it was new: a delivery id seen before is dropped.
+    pub async fn insert_webhooks(
+        &self,
+        batch: &[NewWebhook],
+        now: OffsetDateTime,
+    ) -> Result<Vec<bool>, StoreError> {
+        let received = stamp(now);
+        let mut tx = self.pool.begin().await?;
+        let mut fresh = Vec::with_capacity(batch.len());
+        for w in batch {
+            let done = sqlx::query(
+                "INSERT OR IGNORE INTO webhooks (delivery_id, event, received_at, body) VALUES (?, ?, ?, ?)",
+            )
+            .bind(&w.delivery_id)
+            .bind(&w.event)
+            .bind(&received)
+            .bind(w.body.as_ref())
+            .execute(&mut *tx)
+            .await?;
+            fresh.push(done.rows_affected() == 1);
+        }
+        tx.commit().await?;
+        Ok(fresh)
+    }
+
+    /// The oldest deliveries not read yet, in arrival order.
+    pub async fn pending_webhooks(&self, limit: u32) -> Result<Vec<StoredWebhook>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, delivery_id, event, body FROM webhooks WHERE processed_at IS NULL ORDER BY seq LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| StoredWebhook {
+                seq: r.get("seq"),
+                delivery_id: r.get("delivery_id"),
+                event: r.get("event"),
+                body: r.get::<Option<Vec<u8>>, _>("body").unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Marks a delivery read, with what came of it, and drops its body.
+    pub async fn finish_webhook(
+        &self,
+        seq: i64,
+        outcome: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE webhooks SET processed_at = ?, outcome = ?, body = NULL WHERE seq = ?")
+            .bind(stamp(now))
+            .bind(outcome)
+            .bind(seq)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets deliveries read before `before` (GitHub redelivers for a few days at most, so
+    /// older ids need not be remembered to drop duplicates).
+    pub async fn prune_webhooks(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let done =
+            sqlx::query("DELETE FROM webhooks WHERE processed_at IS NOT NULL AND processed_at < ?")
+                .bind(stamp(before))
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// How many deliveries wait to be read.
+    pub async fn webhook_backlog(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query("SELECT count(*) AS n FROM webhooks WHERE processed_at IS NULL")
+                .fetch_one(&self.pool)
+                .await?
+                .get("n"),
+        )
+    }
+
+    /// Records (or moves) the installation through which a repository is reached.
+    pub async fn set_installation(
+        &self,
+        repository: &str,
+        installation_id: u64,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO installations (repository, installation_id, updated_at) VALUES (?, ?, ?) \
+             ON CONFLICT (repository) DO UPDATE SET installation_id = excluded.installation_id, updated_at = excluded.updated_at \
+             WHERE installation_id != excluded.installation_id",
+        )
+        .bind(repository)
+        .bind(i64::try_from(installation_id).unwrap_or(i64::MAX))
+        .bind(stamp(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets a repository keyroll was removed from.
+    pub async fn remove_installation(&self, repository: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM installations WHERE repository = ?")
+            .bind(repository)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets every repository of an installation that was deleted.
+    pub async fn remove_installation_id(&self, installation_id: u64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM installations WHERE installation_id = ?")
+            .bind(i64::try_from(installation_id).unwrap_or(i64::MAX))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn installations(&self) -> Result<Vec<InstalledRepository>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT repository, installation_id FROM installations ORDER BY repository",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| InstalledRepository {
+                repository: r.get("repository"),
+                installation_id: u64::try_from(r.get::<i64, _>("installation_id")).unwrap_or(0),
+            })
+            .collect())
+    }
+
+    /// Records what was found checking the config at `head_sha` (`None`: valid).
+    pub async fn set_config_status(
+        &self,
+        repository: &str,
+        head_sha: &str,
+        problems: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO config_status (repository, head_sha, problems, checked_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (repository) DO UPDATE SET head_sha = excluded.head_sha, problems = excluded.problems, checked_at = excluded.checked_at",
+        )
+        .bind(repository)
+        .bind(head_sha)
+        .bind(problems)
+        .bind(stamp(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The last config check of a repository: the head it read and its problems, if any.
+    pub async fn config_status(
+        &self,
+        repository: &str,
+    ) -> Result<Option<(String, Option<String>)>, StoreError> {
+        let row = sqlx::query("SELECT head_sha, problems FROM config_status WHERE repository = ?")
+            .bind(repository)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| (r.get("head_sha"), r.get("problems"))))
+    }
+
+    /// When each credential of a repository last finished a rotation (Done).
+    pub async fn last_rotated(
+        &self,
+        repository: &str,
+    ) -> Result<Vec<(String, OffsetDateTime)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT credential, MAX(finished_at) AS at FROM rotations WHERE repository = ? AND phase = 'done' GROUP BY credential",
+        )
+        .bind(repository)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let at: String = r.get("at");
+                let t = OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339)
+                    .ok()?;
+                Some((r.get("credential"), t))
+            })
+            .collect())
+    }
+
+    /// How many unfinished rotations each phase holds, across repositories (for metrics).
+    pub async fn rotations_by_phase(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT phase, count(*) AS n FROM rotations WHERE finished_at IS NULL GROUP BY phase",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get("phase"), r.get("n"))).collect())
+    }
+
+    /// Repositories with work waiting: inputs not stepped or effects not carried out.
+    pub async fn repositories_with_work(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT repository FROM deliveries WHERE processed_at IS NULL \
+             UNION SELECT r.repository FROM effects e JOIN rotations r ON r.id = e.rotation_id WHERE e.done_at IS NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| r.get("repository")).collect())
+    }
+}

@@ -1,0 +1,158 @@
+//! What people read on GitHub: pull request titles and bodies, the sticky status comment,
+//! the gate and config check runs. Snapshots, so a change in wording is a reviewed change.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+use common::fixture;
+use keyroll::effects::render;
+use keyroll::engine::{Conclusion, Input, Rotation, plan_for, step};
+use keyroll::policy::{self, Config};
+use time::macros::datetime;
+
+fn demo_config() -> Config {
+    let text =
+        std::fs::read_to_string(fixture("demo-credentials/.keyroll.yaml")).expect("demo config");
+    policy::parse(".keyroll.yaml", &text).expect("demo config parses")
+}
+
+/// A rotation of `credential` driven through `inputs`.
+fn driven(credential: &str, inputs: &[Input]) -> Rotation {
+    let config = demo_config();
+    let cred = config.credential(credential).expect("demo credential");
+    let start = datetime!(2026-11-24 10:00 UTC);
+    let mut r = Rotation::new(
+        "R-2026-0042",
+        credential,
+        false,
+        plan_for(cred, false),
+        start,
+    );
+    for (i, input) in inputs.iter().enumerate() {
+        r = step(&r, input, start + time::Duration::minutes(i as i64 * 5)).next;
+    }
+    r
+}
+
+fn merged_add() -> Vec<Input> {
+    vec![
+        Input::LockAcquired,
+        Input::PrOpened { pr: 0, number: 101 },
+        Input::PrMerged {
+            number: 101,
+            merge_sha: "a1b2c3".into(),
+        },
+        Input::Check {
+            merge_sha: "a1b2c3".into(),
+            name: "deploy-search-api".into(),
+            conclusion: Conclusion::Success,
+        },
+    ]
+}
+
+const PLAN: &str = "### `data-api-tokens`: add (rotation `R-2026-0042`)\n\n| location | role | before | after |\n| --- | --- | --- | --- |\n| `vars/production.yaml:data_api.auth_tokens` | accept | A `0123456789ab` | A `0123456789ab`<br>A `ba9876543210` |\n";
+
+#[test]
+fn pull_request_title_and_commit_message() {
+    use keyroll::changeset::Phase;
+    insta::assert_snapshot!(render::pr_title("data-api-tokens", Phase::Add), @"chore(credentials): rotate data-api-tokens (add new)");
+    insta::assert_snapshot!(render::pr_title("data-api-tokens", Phase::Remove), @"chore(credentials): rotate data-api-tokens (remove old)");
+    insta::assert_snapshot!(render::commit_message(
+        "data-api-tokens",
+        "R-2026-0042",
+        Phase::Add
+    ));
+}
+
+#[test]
+fn add_pull_request_body() {
+    let r = driven("data-api-tokens", &[Input::LockAcquired]);
+    insta::assert_snapshot!(render::pr_body(&r, 0, PLAN, None));
+}
+
+#[test]
+fn remove_pull_request_body() {
+    let r = driven("data-api-tokens", &[Input::LockAcquired]);
+    insta::assert_snapshot!(render::pr_body(
+        &r,
+        1,
+        "### `data-api-tokens`: remove\n",
+        None
+    ));
+}
+
+#[test]
+fn manual_pull_request_body() {
+    let r = driven("notify-api-keys", &[Input::LockAcquired]);
+    insta::assert_snapshot!(render::pr_body(
+        &r,
+        0,
+        "### `notify-api-keys`: add\n",
+        Some("Mint a key in the provider's dashboard.\n\n- `vars/production.yaml:notify_api_key`")
+    ));
+}
+
+#[test]
+fn status_comment_in_the_second_wave() {
+    let r = driven("data-api-tokens", &merged_add());
+    insta::assert_snapshot!(render::status_comment(
+        &r,
+        "wave data-api: waiting for deploy-data-api on the merge commit"
+    ));
+}
+
+#[test]
+fn status_comment_when_held_and_open() {
+    let mut r = driven(
+        "data-api-tokens",
+        &[Input::LockAcquired, Input::PrOpened { pr: 0, number: 101 }],
+    );
+    r.held = true;
+    insta::assert_snapshot!(render::status_comment(
+        &r,
+        "pull request #101 is open: waiting for its merge"
+    ));
+}
+
+#[test]
+fn gate_check_lists_every_unmet_condition() {
+    let mut r = driven(
+        "data-api-tokens",
+        &[Input::LockAcquired, Input::PrOpened { pr: 0, number: 101 }],
+    );
+    assert_eq!(
+        render::gate_output(&render::gate_conditions(&r, 0, None, false)).conclusion,
+        Some("success")
+    );
+    r.held = true;
+    let unmet = render::gate_conditions(
+        &r,
+        0,
+        Some(".keyroll.yaml:12:7: credentials.x.owner: missing"),
+        false,
+    );
+    let out = render::gate_output(&unmet);
+    assert_eq!(out.conclusion, Some("failure"));
+    insta::assert_snapshot!(format!("{}\n\n{}", out.title, out.summary));
+}
+
+#[test]
+fn gate_check_for_a_manual_credential() {
+    let r = driven(
+        "notify-api-keys",
+        &[Input::LockAcquired, Input::PrOpened { pr: 0, number: 7 }],
+    );
+    let out = render::gate_output(&render::gate_conditions(&r, 0, None, true));
+    insta::assert_snapshot!(format!("{}\n\n{}", out.title, out.summary));
+}
+
+#[test]
+fn config_check_texts() {
+    let ok = render::config_output(None);
+    let bad = render::config_output(Some(".keyroll.yaml:3:1: version: must be 1"));
+    insta::assert_snapshot!(format!(
+        "{}\n{}\n\n{}\n{}",
+        ok.title, ok.summary, bad.title, bad.summary
+    ));
+}

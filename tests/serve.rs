@@ -1,0 +1,192 @@
+//! `keyroll serve`'s front door: health, readiness, metrics, and webhook intake (signature
+//! before anything, size cap, duplicates dropped, unknown events ignored), graceful
+//! shutdown, and the settings check at start.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+use common::server::{SECRET, TestClock, get, post, settings, start};
+use common::{fixture, run_keyroll};
+
+fn ping_body() -> Vec<u8> {
+    br#"{"zen":"Keep it logically awesome.","hook_id":42,"hook":{"type":"App","id":42}}"#.to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intake_verifies_stores_and_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    // No GitHub is needed: nothing here names a repository.
+    let s = settings(
+        "http://127.0.0.1:9",
+        &dir.path().join("k.db"),
+        &fixture("demo-age-key.txt"),
+    );
+    let server = start(s, TestClock::new()).await;
+    let addr = server.addr;
+
+    assert_eq!(get(addr, "/healthz").await, (200, "ok\n".into()));
+    assert_eq!(get(addr, "/readyz").await.0, 200);
+
+    let body = ping_body();
+    assert_eq!(post(addr, "ping", "d-1", &body, Some(SECRET)).await.0, 202);
+    // The same delivery again: acknowledged, dropped.
+    let (status, text) = post(addr, "ping", "d-1", &body, Some(SECRET)).await;
+    assert_eq!(
+        (status, text.as_str()),
+        (202, "duplicate delivery; dropped\n")
+    );
+    // The other configured secret (mid-rotation of the secret) works too.
+    assert_eq!(
+        post(addr, "ping", "d-2", &body, Some("old-secret")).await.0,
+        202
+    );
+    // Wrong or missing signature: refused before the body is read as JSON, even when it is
+    // not JSON at all.
+    assert_eq!(post(addr, "ping", "d-3", &body, Some("wrong")).await.0, 401);
+    assert_eq!(post(addr, "ping", "d-4", b"{not json", None).await.0, 401);
+    // Signed but not JSON: accepted (stored), then found unreadable by the worker.
+    assert_eq!(
+        post(addr, "ping", "d-5", b"{not json", Some(SECRET))
+            .await
+            .0,
+        202
+    );
+    // Events keyroll does not read: acknowledged, not stored.
+    let (status, text) = post(addr, "star", "d-6", b"{}", Some(SECRET)).await;
+    assert_eq!(
+        (status, text.as_str()),
+        (202, "event not used by keyroll; ignored\n")
+    );
+    // Over the size cap.
+    let big = vec![b' '; 2 * 1024 * 1024];
+    assert_eq!(post(addr, "push", "d-7", &big, Some(SECRET)).await.0, 413);
+    // Headers GitHub always sends.
+    let resp = reqwest::Client::new()
+        .post(format!("http://{addr}/webhook"))
+        .header(
+            "x-hub-signature-256",
+            keyroll::github::signature::Secrets::sign(SECRET.as_bytes(), &body),
+        )
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+
+    server.settle().await;
+    let (_, metrics) = get(addr, "/metrics").await;
+    for line in [
+        r#"keyroll_webhook_deliveries_total{event="ping",outcome="accepted"} 3"#,
+        r#"keyroll_webhook_deliveries_total{event="ping",outcome="duplicate"} 1"#,
+        r#"keyroll_webhook_deliveries_total{event="other",outcome="bad_signature"} 2"#,
+        r#"keyroll_webhook_deliveries_total{event="other",outcome="ignored"} 1"#,
+        r#"keyroll_webhook_deliveries_total{event="other",outcome="too_large"} 1"#,
+        "keyroll_webhook_backlog 0",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from\n{metrics}");
+    }
+    server.shutdown().await.unwrap();
+    assert!(
+        reqwest::get(format!("http://{addr}/healthz"))
+            .await
+            .is_err(),
+        "still serving after shutdown"
+    );
+
+    // What the worker made of each stored delivery.
+    let db = stored_outcomes(&dir.path().join("k.db")).await;
+    assert_eq!(
+        db,
+        vec![
+            ("d-1".to_owned(), "pong".to_owned()),
+            ("d-2".into(), "pong".into()),
+            ("d-5".into(), "unreadable".into())
+        ]
+    );
+}
+
+/// The stored outcomes, read with sqlx (the store's own driver).
+async fn stored_outcomes(db: &std::path::Path) -> Vec<(String, String)> {
+    use sqlx::Row;
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let rows = sqlx::query("SELECT delivery_id, outcome FROM webhooks ORDER BY seq")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| {
+            let outcome: String = r.get("outcome");
+            let short = outcome.split(':').next().unwrap_or_default().to_owned();
+            (r.get("delivery_id"), short)
+        })
+        .collect()
+}
+
+#[test]
+fn serve_names_each_missing_or_bad_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = fixture("github-app/test-app-key.pem");
+    let id = fixture("demo-age-key.txt");
+    let cases: Vec<(Vec<(&str, String)>, &str)> = vec![
+        (vec![], "serve needs --app-id (or KEYROLL_APP_ID)"),
+        (
+            vec![("KEYROLL_APP_ID", "1".into())],
+            "serve needs --app-key-file (or KEYROLL_APP_KEY_FILE)",
+        ),
+        (
+            vec![
+                ("KEYROLL_APP_ID", "1".into()),
+                ("KEYROLL_APP_KEY_FILE", id.display().to_string()),
+            ],
+            "demo-age-key.txt: ",
+        ),
+        (
+            vec![
+                ("KEYROLL_APP_ID", "1".into()),
+                ("KEYROLL_APP_KEY_FILE", key.display().to_string()),
+            ],
+            "serve needs --webhook-secrets (or KEYROLL_WEBHOOK_SECRETS)",
+        ),
+        (
+            vec![
+                ("KEYROLL_APP_ID", "1".into()),
+                ("KEYROLL_APP_KEY_FILE", key.display().to_string()),
+                ("KEYROLL_WEBHOOK_SECRETS", "s".into()),
+            ],
+            "serve needs --age-identity-file (or KEYROLL_AGE_IDENTITY_FILE)",
+        ),
+        (
+            vec![
+                ("KEYROLL_APP_ID", "1".into()),
+                ("KEYROLL_APP_KEY_FILE", key.display().to_string()),
+                ("KEYROLL_WEBHOOK_SECRETS", "s".into()),
+                ("KEYROLL_AGE_IDENTITY_FILE", id.display().to_string()),
+                ("KEYROLL_LISTEN", "localhost".into()),
+            ],
+            "--listen \"localhost\"",
+        ),
+        (
+            vec![
+                ("KEYROLL_APP_ID", "1".into()),
+                ("KEYROLL_APP_KEY_FILE", key.display().to_string()),
+                ("KEYROLL_WEBHOOK_SECRETS", " , ".into()),
+                ("KEYROLL_AGE_IDENTITY_FILE", id.display().to_string()),
+            ],
+            "KEYROLL_WEBHOOK_SECRETS: no webhook secret is configured",
+        ),
+    ];
+    for (env, expected) in cases {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let out = run_keyroll(dir.path(), &["serve"], &env, None);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(7), "{env:?}: {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{env:?}: expected {expected:?} in {stderr}"
+        );
+        assert!(!stderr.contains("PRIVATE KEY"), "{stderr}");
+    }
+}
