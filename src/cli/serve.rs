@@ -14,7 +14,7 @@ use crate::github::client::ClientOptions;
 use crate::github::signature::Secrets;
 use crate::policy::Span;
 use crate::runtime::SystemClock;
-use crate::server::{self, Settings};
+use crate::server::{self, People, Settings};
 use crate::sops::Identities;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -67,6 +67,13 @@ pub struct ServeArgs {
     /// The largest webhook body accepted, in bytes.
     #[arg(long, env = "KEYROLL_MAX_BODY_BYTES", default_value_t = 5 * 1024 * 1024)]
     max_body_bytes: usize,
+    /// Operators everywhere: logins or @org/team, comma-separated (retry, rollback, abort,
+    /// emergencies). Repository admins are admins and maintainers operators anyway.
+    #[arg(long, env = "KEYROLL_OPERATORS", default_value = "")]
+    operators: String,
+    /// Admins everywhere: logins or @org/team, comma-separated.
+    #[arg(long, env = "KEYROLL_ADMINS", default_value = "")]
+    admins: String,
     /// How many rotations may run at once in one repository.
     #[arg(long, env = "KEYROLL_CONCURRENT_ROTATIONS", default_value_t = 2)]
     concurrent_rotations: usize,
@@ -143,8 +150,20 @@ pub fn settings(args: ServeArgs) -> Result<Settings, Failure> {
         schedule_every: interval(&args.schedule_interval, "schedule-interval")?,
         concurrent_rotations: args.concurrent_rotations.max(1),
         client: ClientOptions::default(),
+        people: People {
+            operators: list(&args.operators),
+            admins: list(&args.admins),
+        },
         identity_file,
     })
+}
+
+fn list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn init_logs(format: LogFormat) {

@@ -135,6 +135,46 @@ impl GitHubExecutor {
         .await
     }
 
+    /// What pull request `change` of `cred` would change now, as its body would show it;
+    /// nothing is written. (The values are generated and dropped: only fingerprints show.)
+    pub async fn preview(&self, cred: &Credential, change: Change) -> Result<String, String> {
+        let (base, config) = self
+            .read_base(&cred.name)
+            .await
+            .map_err(|e| e.to_string())?;
+        config?;
+        if matches!(cred.generator, GeneratorSpec::Manual { .. }) && change.needs_new_values() {
+            return Ok(format!(
+                "`{}` is manual: a person pushes its new values onto keyroll's branch.",
+                cred.name
+            ));
+        }
+        let now = self.clock.now();
+        let values = if change.needs_new_values() {
+            Some(generate::generate(cred, now).map_err(|e| e.to_string())?)
+        } else {
+            None
+        };
+        let set = changeset::build(
+            change,
+            cred,
+            values.as_ref(),
+            Base {
+                files: &base,
+                ids: &self.ids,
+                now,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(Plan {
+            credential: cred,
+            rotation: "preview",
+            change: &set,
+            instructions: None,
+        }
+        .render_markdown())
+    }
+
     async fn open(
         &self,
         rotation: &Rotation,

@@ -188,6 +188,10 @@ impl RepoApi {
         }
     }
 
+    pub fn installation(&self) -> &Installation {
+        &self.api
+    }
+
     pub fn full_name(&self) -> &str {
         &self.full_name
     }
@@ -587,5 +591,59 @@ impl RepoApi {
             None,
         )
         .await
+    }
+
+    /// Reacts to a comment (`eyes`, `+1`, `-1`, `confused`…).
+    pub async fn react(&self, comment_id: u64, content: &str) -> Result<(), RestError> {
+        self.call::<Value>(
+            Method::POST,
+            &format!("/issues/comments/{comment_id}/reactions"),
+            Some(json!({ "content": content })),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// A person's permission on the repository (`admin`, `maintain`, `write`, `triage`,
+    /// `read`, `none`) and the numeric id of the account it was read for.
+    pub async fn permission(&self, login: &str) -> Result<(String, u64), RestError> {
+        #[derive(Deserialize)]
+        struct Permission {
+            permission: String,
+            user: Option<User>,
+        }
+        let p: Permission = self
+            .call(
+                Method::GET,
+                &format!("/collaborators/{}/permission", encode(login, false)),
+                None,
+            )
+            .await?;
+        Ok((p.permission, p.user.map_or(0, |u| u.id)))
+    }
+}
+
+/// Whether `login` is an active member of `org`'s team `team` (needs the App's
+/// `members: read` organization permission).
+pub async fn team_member(
+    api: &Installation,
+    org: &str,
+    team: &str,
+    login: &str,
+) -> Result<bool, RestError> {
+    #[derive(Deserialize)]
+    struct Membership {
+        state: String,
+    }
+    let path = format!(
+        "/orgs/{}/teams/{}/memberships/{}",
+        encode(org, false),
+        encode(team, false),
+        encode(login, false)
+    );
+    match api.request(Method::GET, &path, None).await {
+        Ok(v) => Ok(shape::<Membership>("team membership", v)?.state == "active"),
+        Err(e) if e.status() == Some(404) => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }

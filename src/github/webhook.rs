@@ -59,6 +59,8 @@ pub enum Event {
         comment_id: u64,
         body: String,
         author: Actor,
+        /// The comment's address, for the audit log.
+        url: Option<String>,
     },
     CheckRun {
         action: String,
@@ -174,6 +176,7 @@ pub fn parse(event: &str, body: &[u8]) -> Result<Option<Delivery>, WebhookError>
                 comment_id: p.comment.id,
                 body: p.comment.body.unwrap_or_default(),
                 author: p.comment.user.actor(),
+                url: p.comment.html_url,
             }
         }
         "check_run" => {
@@ -378,6 +381,7 @@ mod raw {
         pub id: u64,
         pub body: Option<String>,
         pub user: User,
+        pub html_url: Option<String>,
     }
 
     #[derive(Deserialize)]

@@ -11,6 +11,7 @@
 //! The worker is one task: rotations of a repository step one at a time, in the order their
 //! inputs arrived.
 
+mod commands;
 mod intake;
 pub mod metrics;
 mod reconcile;
@@ -35,6 +36,7 @@ use crate::runtime::Clock;
 use crate::sops::Identities;
 use crate::store::{Store, StoreError};
 
+pub use commands::People;
 pub use worker::StartError;
 
 /// Everything `keyroll serve` needs, checked at start.
@@ -52,6 +54,8 @@ pub struct Settings {
     /// How many rotations may run at once in one repository.
     pub concurrent_rotations: usize,
     pub client: ClientOptions,
+    /// Operators and admins named by the server (the floor no repository can lower).
+    pub people: People,
     /// Where the settings came from, for the start-up log line.
     pub identity_file: PathBuf,
 }
@@ -220,6 +224,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         reconcile_every: settings.reconcile_every,
         schedule_every: settings.schedule_every,
         concurrent_rotations: settings.concurrent_rotations,
+        people: settings.people,
     });
     let state = AppState {
         secrets: Arc::new(settings.webhook_secrets),

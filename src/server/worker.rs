@@ -17,7 +17,7 @@ use crate::github::client::GitHub;
 use crate::github::rest::{RepoApi, RestError};
 use crate::github::webhook::{self, Delivery, Event};
 use crate::github::{route, snapshot};
-use crate::policy::{CONFIG_FILE, Config};
+use crate::policy::{CONFIG_FILE, Config, Credential};
 use crate::runtime::{Clock, Runtime, RuntimeError};
 use crate::sops::Identities;
 use crate::store::{Store, StoreError, StoredWebhook};
@@ -38,6 +38,7 @@ pub(super) struct WorkerSettings {
     pub reconcile_every: Duration,
     pub schedule_every: Duration,
     pub concurrent_rotations: usize,
+    pub people: super::commands::People,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +117,7 @@ pub(super) fn spawn(settings: WorkerSettings) -> (Commands, tokio::task::JoinHan
     let (tx, rx) = mpsc::channel(16);
     let worker = Worker {
         repos: HashMap::new(),
+        roles: Default::default(),
         backoff: HashMap::new(),
         s: settings,
     };
@@ -142,6 +144,7 @@ pub(super) struct RepoState {
 pub(super) struct Worker {
     pub s: WorkerSettings,
     pub repos: HashMap<String, RepoState>,
+    pub roles: super::commands::RoleCache,
     backoff: HashMap<String, (Instant, Duration)>,
 }
 
@@ -335,6 +338,26 @@ impl Worker {
                 if *base_ref == default {
                     self.check_proposed_config(&repo, head_sha).await?;
                 }
+            }
+            Event::IssueComment {
+                action,
+                issue_number,
+                comment_id,
+                body,
+                author,
+                url,
+                ..
+            } => {
+                let comment = super::commands::Comment {
+                    delivery: id,
+                    action,
+                    issue: *issue_number,
+                    id: *comment_id,
+                    body,
+                    author,
+                    url: url.as_deref(),
+                };
+                return super::commands::comment(self, &repo, comment).await;
             }
             _ => {}
         }
@@ -546,6 +569,20 @@ impl Worker {
                     .insert(repo.to_owned(), (Instant::now() + wait, wait));
             }
         }
+    }
+
+    /// What the next pull request of `cred` would change (for `/keyroll plan`).
+    pub(super) async fn preview(
+        &mut self,
+        repo: &str,
+        cred: &Credential,
+    ) -> Result<String, String> {
+        let runtime = self.runtime(repo).await.map_err(|e| e.to_string())?;
+        let change = crate::changeset::Phase::sequence(cred)
+            .into_iter()
+            .next()
+            .unwrap_or(crate::changeset::Phase::Add);
+        runtime.executor().preview(cred, change).await
     }
 
     /// Starts a rotation of a credential of the default branch's config.

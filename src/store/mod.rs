@@ -15,7 +15,7 @@ use crate::engine::{Effect, Input, Planned, Rotation};
 
 mod webhooks;
 
-pub use webhooks::{InstalledRepository, NewWebhook, StoredWebhook};
+pub use webhooks::{CommandRecord, InstalledRepository, NewWebhook, StoredWebhook};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

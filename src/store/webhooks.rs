@@ -264,3 +264,114 @@ impl Store {
         Ok(rows.iter().map(|r| r.get("repository")).collect())
     }
 }
+
+/// One line of the command log.
+#[derive(Debug, Clone)]
+pub struct CommandRecord<'a> {
+    pub repository: &'a str,
+    pub rotation_id: Option<&'a str>,
+    pub comment_id: u64,
+    pub comment_url: Option<&'a str>,
+    pub actor_id: u64,
+    pub actor_login: &'a str,
+    /// The command line as written (commands never carry values).
+    pub command: &'a str,
+    pub outcome: &'a str,
+}
+
+fn as_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    pub async fn record_command(
+        &self,
+        c: &CommandRecord<'_>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO commands (at, repository, rotation_id, comment_id, comment_url, actor_id, actor_login, command, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(stamp(now))
+        .bind(c.repository)
+        .bind(c.rotation_id)
+        .bind(as_i64(c.comment_id))
+        .bind(c.comment_url)
+        .bind(as_i64(c.actor_id))
+        .bind(c.actor_login)
+        .bind(c.command)
+        .bind(c.outcome)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether the command log has a line for a comment with this outcome.
+    pub async fn command_logged(&self, comment_id: u64, outcome: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 AS one FROM commands WHERE comment_id = ? AND outcome = ? LIMIT 1",
+        )
+        .bind(as_i64(comment_id))
+        .bind(outcome)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// The command log of a repository: (actor login, command, outcome, comment url).
+    pub async fn commands(
+        &self,
+        repository: &str,
+    ) -> Result<Vec<(String, String, String, Option<String>)>, StoreError> {
+        let rows = sqlx::query("SELECT actor_login, command, outcome, comment_url FROM commands WHERE repository = ? ORDER BY seq")
+            .bind(repository)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get("actor_login"),
+                    r.get("command"),
+                    r.get("outcome"),
+                    r.get("comment_url"),
+                )
+            })
+            .collect())
+    }
+
+    /// The dashboard issue of a repository and the digest of what keyroll last wrote.
+    pub async fn dashboard(&self, repository: &str) -> Result<Option<(u64, String)>, StoreError> {
+        let row =
+            sqlx::query("SELECT issue_number, body_sha256 FROM dashboards WHERE repository = ?")
+                .bind(repository)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|r| {
+            (
+                u64::try_from(r.get::<i64, _>("issue_number")).unwrap_or(0),
+                r.get("body_sha256"),
+            )
+        }))
+    }
+
+    pub async fn set_dashboard(
+        &self,
+        repository: &str,
+        issue_number: u64,
+        body_sha256: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO dashboards (repository, issue_number, body_sha256, updated_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (repository) DO UPDATE SET issue_number = excluded.issue_number, body_sha256 = excluded.body_sha256, updated_at = excluded.updated_at",
+        )
+        .bind(repository)
+        .bind(as_i64(issue_number))
+        .bind(body_sha256)
+        .bind(stamp(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

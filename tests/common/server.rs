@@ -9,7 +9,7 @@ use keyroll::github::app_auth::AppKey;
 use keyroll::github::client::ClientOptions;
 use keyroll::github::signature::Secrets;
 use keyroll::runtime::Clock;
-use keyroll::server::{self, Running, Settings};
+use keyroll::server::{self, People, Running, Settings};
 use keyroll::sops::Identities;
 use time::OffsetDateTime;
 
@@ -61,6 +61,10 @@ pub fn settings(api_url: &str, db: &Path, identity_file: &Path) -> Settings {
             backoff: Duration::from_millis(20),
             max_rate_limit_wait: Duration::from_secs(5),
             user_agent: "keyroll-tests".into(),
+        },
+        people: People {
+            operators: vec!["@acme/sre".into()],
+            admins: vec![],
         },
         identity_file: identity_file.to_owned(),
     }

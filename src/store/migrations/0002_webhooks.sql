@@ -27,3 +27,31 @@ CREATE TABLE config_status (
     problems   TEXT,
     checked_at TEXT NOT NULL
 );
+
+-- Every /keyroll command keyroll read (run, refused or invalid), with the comment it came
+-- from: the audit of what people asked for, including what changed nothing.
+CREATE TABLE commands (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          TEXT    NOT NULL,
+    repository  TEXT    NOT NULL,
+    rotation_id TEXT,
+    comment_id  INTEGER NOT NULL,
+    comment_url TEXT,
+    actor_id    INTEGER NOT NULL,
+    actor_login TEXT    NOT NULL,
+    command     TEXT    NOT NULL,
+    outcome     TEXT    NOT NULL
+);
+CREATE INDEX commands_by_comment ON commands (comment_id);
+CREATE TRIGGER commands_are_append_only_update BEFORE UPDATE ON commands
+BEGIN SELECT RAISE(ABORT, 'the command log is append-only'); END;
+CREATE TRIGGER commands_are_append_only_delete BEFORE DELETE ON commands
+BEGIN SELECT RAISE(ABORT, 'the command log is append-only'); END;
+
+-- The dashboard issue keyroll keeps in each repository, and what it last wrote there.
+CREATE TABLE dashboards (
+    repository   TEXT    PRIMARY KEY,
+    issue_number INTEGER NOT NULL,
+    body_sha256  TEXT    NOT NULL,
+    updated_at   TEXT    NOT NULL
+);

@@ -1,0 +1,469 @@
+//! `/keyroll` comments: parse (pure, [`crate::commands`]), resolve the commenter's role,
+//! check it, then act: reply (help, status, plan), start a rotation, or hand the engine a
+//! command input. Receipt is an "eyes" reaction; the result a +1 or -1; a reply only when
+//! words are needed. Every command read lands in the command log with its comment's URL.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::commands::{self, Invocation, Parsed, Place, Role, Verb};
+use crate::engine::{Command, Input, PlannedStep, Rotation};
+use crate::github::rest::{self, RepoApi, RestError};
+use crate::github::webhook::Actor;
+use crate::policy::Credential;
+use crate::store::CommandRecord;
+
+use super::StartError;
+use super::worker::Worker;
+
+/// How long a resolved role is trusted before GitHub is asked again.
+const ROLE_TTL: Duration = Duration::from_secs(300);
+
+/// People named by the server's settings; the repository cannot lower these.
+#[derive(Debug, Clone, Default)]
+pub struct People {
+    /// `login` or `@org/team` entries that are operators everywhere.
+    pub operators: Vec<String>,
+    pub admins: Vec<String>,
+}
+
+/// Roles resolved recently, per repository, account id and credential.
+#[derive(Debug, Default)]
+pub(super) struct RoleCache(HashMap<(String, u64, String), (Option<Role>, Instant)>);
+
+/// A comment as the command handler needs it.
+#[derive(Debug)]
+pub(super) struct Comment<'a> {
+    pub delivery: &'a str,
+    pub action: &'a str,
+    pub issue: u64,
+    pub id: u64,
+    pub body: &'a str,
+    pub author: &'a Actor,
+    pub url: Option<&'a str>,
+}
+
+/// Whether `login` is one of `entries` (`login`, `@login` or `@org/team`).
+async fn listed(api: &RepoApi, entries: &[String], login: &str) -> Result<bool, RestError> {
+    for entry in entries {
+        let entry = entry.trim().trim_start_matches('@');
+        let member = match entry.split_once('/') {
+            Some((org, team)) => rest::team_member(api.installation(), org, team, login).await?,
+            None => entry.eq_ignore_ascii_case(login),
+        };
+        if member {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The caller's role for `cred` (owner is per credential). `None`: no access at all, or the
+/// login now names another account than the one that commented.
+async fn resolve_role(
+    w: &mut Worker,
+    api: &RepoApi,
+    actor: &Actor,
+    cred: Option<&Credential>,
+) -> Result<Option<Role>, RestError> {
+    let key = (
+        api.full_name().to_owned(),
+        actor.id,
+        cred.map(|c| c.name.clone()).unwrap_or_default(),
+    );
+    if let Some((role, at)) = w.roles.0.get(&key)
+        && at.elapsed() < ROLE_TTL
+    {
+        return Ok(*role);
+    }
+    let (permission, id) = api.permission(&actor.login).await?;
+    let mut role = if id != actor.id {
+        None
+    } else {
+        match permission.as_str() {
+            "admin" => Some(Role::Admin),
+            "maintain" => Some(Role::Operator),
+            "write" | "triage" | "read" => Some(Role::Reader),
+            _ => None,
+        }
+    };
+    if role.is_some() {
+        let people = w.s.people.clone();
+        if listed(api, &people.admins, &actor.login).await? {
+            role = Some(Role::Admin);
+        } else if role < Some(Role::Operator)
+            && listed(api, &people.operators, &actor.login).await?
+        {
+            role = Some(Role::Operator);
+        }
+        if role < Some(Role::Owner)
+            && let Some(c) = cred
+            && listed(api, std::slice::from_ref(&c.owner), &actor.login).await?
+        {
+            role = Some(Role::Owner);
+        }
+    }
+    w.roles.0.insert(key, (role, Instant::now()));
+    Ok(role)
+}
+
+fn describe(inv: &Invocation) -> String {
+    let spec = commands::spec(inv.verb);
+    let mut out = format!("/keyroll {}", spec.name);
+    if let Some(a) = &inv.arg {
+        out.push(' ');
+        out.push_str(a);
+    }
+    if inv.emergency {
+        out.push_str(" --emergency");
+    }
+    if let Some(r) = &inv.reason {
+        out.push_str(" -- ");
+        out.push_str(r);
+    }
+    out
+}
+
+/// What came of a command: the outcome for the log, and the reply, if words are needed.
+struct Done {
+    ok: bool,
+    outcome: String,
+    reply: Option<String>,
+    rotation: Option<String>,
+}
+
+impl Done {
+    fn refused(outcome: &str, reply: String) -> Self {
+        Self {
+            ok: false,
+            outcome: outcome.to_owned(),
+            reply: Some(reply),
+            rotation: None,
+        }
+    }
+}
+
+pub(super) async fn comment(
+    w: &mut Worker,
+    repo: &str,
+    c: Comment<'_>,
+) -> Result<String, StartError> {
+    // Bots never command keyroll, keyroll included.
+    if c.author.is_bot {
+        return Ok("comment by a bot: ignored".into());
+    }
+    let parsed = commands::parse(c.body);
+    if parsed == Parsed::Nothing {
+        return Ok("no command".into());
+    }
+    let api = w
+        .api(repo)
+        .ok_or_else(|| StartError::NotInstalled(repo.to_owned()))?;
+    let now = w.s.clock.now();
+    let mut record = CommandRecord {
+        repository: repo,
+        rotation_id: None,
+        comment_id: c.id,
+        comment_url: c.url,
+        actor_id: c.author.id,
+        actor_login: &c.author.login,
+        command: "",
+        outcome: "",
+    };
+    if c.action == "edited" {
+        // Said once per comment: an edit never runs, however often it is edited.
+        if !w.s.store.command_logged(c.id, "edit not run").await? {
+            api.create_comment(
+                c.issue,
+                &format!(
+                    "@{} keyroll does not run edited comments. Post the command in a new comment.",
+                    c.author.login
+                ),
+            )
+            .await?;
+            record.command = "(edited comment)";
+            record.outcome = "edit not run";
+            w.s.store.record_command(&record, now).await?;
+        }
+        return Ok("edited command not run".into());
+    }
+    if c.action != "created" {
+        return Ok(format!("comment {}: ignored", c.action));
+    }
+    api.react(c.id, "eyes").await?;
+    let active = w.s.store.active_rotations(repo).await?;
+    let rotation = active
+        .iter()
+        .find(|r| r.facts.prs.values().any(|f| f.number == Some(c.issue)))
+        .cloned();
+    let dashboard = w.s.store.dashboard(repo).await?.map(|(n, _)| n);
+    let place = if rotation.is_some() {
+        Place::PullRequest
+    } else if dashboard == Some(c.issue) {
+        Place::Dashboard
+    } else {
+        Place::Elsewhere
+    };
+    let (line, done) = match parsed {
+        Parsed::Nothing => return Ok("no command".into()),
+        Parsed::Invalid(msg) => (
+            "(invalid)".to_owned(),
+            Done::refused("invalid", format!("@{} {msg}", c.author.login)),
+        ),
+        Parsed::One(inv) => {
+            let line = describe(&inv);
+            let done = run(w, &api, repo, &c, &inv, place, rotation.as_ref(), &active).await?;
+            (line, done)
+        }
+    };
+    if let Some(text) = &done.reply {
+        api.create_comment(c.issue, text).await?;
+    }
+    api.react(c.id, if done.ok { "+1" } else { "-1" }).await?;
+    record.command = &line;
+    record.outcome = &done.outcome;
+    record.rotation_id = done
+        .rotation
+        .as_deref()
+        .or(rotation.as_ref().map(|r| r.id.as_str()));
+    w.s.store.record_command(&record, now).await?;
+    tracing::info!(repository = repo, actor = %c.author.login, actor_id = c.author.id, command = %line, outcome = %done.outcome, "command");
+    Ok(format!("command: {}", done.outcome))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run(
+    w: &mut Worker,
+    api: &RepoApi,
+    repo: &str,
+    c: &Comment<'_>,
+    inv: &Invocation,
+    place: Place,
+    rotation: Option<&Rotation>,
+    active: &[Rotation],
+) -> Result<Done, StartError> {
+    let at = |text: String| format!("@{} {text}", c.author.login);
+    // The credential the command is about: named, or the pull request's.
+    let cred_name = match (inv.verb, &inv.arg, rotation) {
+        (Verb::Rotate | Verb::Plan, Some(name), _) => Some(name.clone()),
+        (_, _, Some(r)) => Some(r.credential.clone()),
+        _ => None,
+    };
+    let config = w.config(repo).await?.config.ok();
+    let cred = match (&config, &cred_name) {
+        (Some(cfg), Some(name)) => cfg.credential(name).cloned(),
+        _ => None,
+    };
+    let Some(role) = resolve_role(w, api, c.author, cred.as_ref()).await? else {
+        return Ok(Done::refused(
+            "denied",
+            at("keyroll takes commands only from people with access to this repository.".into()),
+        ));
+    };
+    if let Err(refusal) = commands::allow(inv, role, place) {
+        return Ok(Done::refused(
+            "denied",
+            at(format!(
+                "{refusal} `/keyroll help` lists what you may run here."
+            )),
+        ));
+    }
+    let ok = |outcome: &str, reply: Option<String>| Done {
+        ok: true,
+        outcome: outcome.to_owned(),
+        reply,
+        rotation: rotation.map(|r| r.id.clone()),
+    };
+    match inv.verb {
+        Verb::Help => Ok(ok("ran", Some(commands::help(role, place)))),
+        Verb::Status => {
+            let text = match rotation {
+                Some(r) => super::super::effects::render::status_comment(r, "status asked for"),
+                None if active.is_empty() => "No rotation is under way.".into(),
+                None => active
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "- `{}` of `{}`: {}",
+                            r.id,
+                            r.credential,
+                            crate::effects::render::phase_words(r)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            };
+            Ok(ok("ran", Some(text)))
+        }
+        Verb::Plan => {
+            let Some(cred) = &cred else {
+                return Ok(Done::refused(
+                    "invalid",
+                    at(format!(
+                        "name a credential of `.keyroll.yaml`: `/keyroll plan <credential>`{}",
+                        cred_name
+                            .map(|n| format!(" (there is no `{n}`)"))
+                            .unwrap_or_default()
+                    )),
+                ));
+            };
+            let text = match w.preview(repo, cred).await {
+                Ok(t) => t,
+                Err(reason) => format!("keyroll could not build the plan: {reason}"),
+            };
+            Ok(ok("ran", Some(text)))
+        }
+        Verb::Rotate => {
+            let Some(cred) = &cred else {
+                return Ok(Done::refused(
+                    "invalid",
+                    at(format!(
+                        "`.keyroll.yaml` on the default branch has no credential `{}`.",
+                        inv.arg.as_deref().unwrap_or_default()
+                    )),
+                ));
+            };
+            if let Some(busy) = active.iter().find(|r| r.credential == cred.name) {
+                return Ok(Done::refused(
+                    "busy",
+                    at(format!(
+                        "`{}` is already rotating: `{}`, {}.",
+                        cred.name,
+                        busy.id,
+                        crate::effects::render::phase_words(busy)
+                    )),
+                ));
+            }
+            let id = w.start(repo, &cred.name, inv.emergency).await?;
+            Ok(Done {
+                ok: true,
+                outcome: "ran".into(),
+                reply: Some(at(format!(
+                    "started {}rotation `{id}` of `{}`.",
+                    if inv.emergency { "emergency " } else { "" },
+                    cred.name
+                ))),
+                rotation: Some(id),
+            })
+        }
+        Verb::Confirm => {
+            let Some(r) = rotation else {
+                return Ok(Done::refused(
+                    "invalid",
+                    at("there is no rotation on this pull request.".into()),
+                ));
+            };
+            let gate = inv.arg.clone().unwrap_or_default();
+            let confirmers = r.plan.iter().flat_map(|p| &p.steps).find_map(|s| match s {
+                PlannedStep::Gate { name, confirm, .. } if *name == gate => Some(confirm.clone()),
+                _ => None,
+            });
+            let Some(confirmers) = confirmers else {
+                let gates: Vec<String> = r
+                    .plan
+                    .iter()
+                    .flat_map(|p| &p.steps)
+                    .filter_map(|s| match s {
+                        PlannedStep::Gate { name, .. } => Some(format!("`{name}`")),
+                        _ => None,
+                    })
+                    .collect();
+                return Ok(Done::refused(
+                    "invalid",
+                    at(format!(
+                        "rotation `{}` has no gate `{gate}`; its gates: {}.",
+                        r.id,
+                        if gates.is_empty() {
+                            "none".into()
+                        } else {
+                            gates.join(", ")
+                        }
+                    )),
+                ));
+            };
+            let may = role >= Role::Admin
+                || (confirmers.is_empty() && role >= Role::Owner)
+                || listed(api, &confirmers, &c.author.login).await?;
+            if !may {
+                return Ok(Done::refused(
+                    "denied",
+                    at(format!(
+                        "gate `{gate}` is confirmed by {}; you are not one of them.",
+                        confirmers.join(", ")
+                    )),
+                ));
+            }
+            engine_command(w, repo, c, r, Command::Confirm(gate)).await
+        }
+        Verb::Hold | Verb::Unhold | Verb::Retry => {
+            let Some(r) = rotation else {
+                return Ok(Done::refused(
+                    "invalid",
+                    at("there is no rotation on this pull request.".into()),
+                ));
+            };
+            let command = match inv.verb {
+                Verb::Hold => Command::Hold,
+                Verb::Unhold => Command::Unhold,
+                _ => Command::Retry,
+            };
+            engine_command(w, repo, c, r, command).await
+        }
+        Verb::Rollback | Verb::Abort => {
+            let id = inv.arg.clone().unwrap_or_default();
+            let target = match rotation {
+                Some(r) if r.id == id => Some(r),
+                Some(_) => None,
+                None => active.iter().find(|r| r.id == id),
+            };
+            let Some(r) = target else {
+                return Ok(Done::refused(
+                    "invalid",
+                    at(format!(
+                        "`{id}` is not {}.",
+                        rotation.map_or("a rotation under way".to_owned(), |r| format!(
+                            "this pull request's rotation (`{}`)",
+                            r.id
+                        ))
+                    )),
+                ));
+            };
+            let command = if inv.verb == Verb::Rollback {
+                Command::Rollback
+            } else {
+                Command::Abort
+            };
+            engine_command(w, repo, c, r, command).await
+        }
+    }
+}
+
+/// Hands a checked command to the engine, as an input of the rotation.
+async fn engine_command(
+    w: &mut Worker,
+    repo: &str,
+    c: &Comment<'_>,
+    r: &Rotation,
+    command: Command,
+) -> Result<Done, StartError> {
+    let input = Input::Command {
+        command,
+        actor: c.author.login.clone(),
+        pr_number: Some(c.issue),
+    };
+    w.s.store
+        .enqueue(
+            &format!("{}/{}", c.delivery, r.id),
+            repo,
+            &r.id,
+            &input,
+            w.s.clock.now(),
+        )
+        .await?;
+    Ok(Done {
+        ok: true,
+        outcome: "ran".into(),
+        reply: None,
+        rotation: Some(r.id.clone()),
+    })
+}
