@@ -1,7 +1,12 @@
 //! What people read on GitHub: pull request titles and bodies, the sticky status comment,
 //! the gate and config check runs. Snapshots, so a change in wording is a reviewed change.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

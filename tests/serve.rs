@@ -2,7 +2,12 @@
 //! before anything, size cap, duplicates dropped, unknown events ignored), graceful
 //! shutdown, and the settings check at start.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

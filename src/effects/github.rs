@@ -16,14 +16,14 @@ use std::sync::{Arc, Mutex};
 use crate::changeset::{self, Base, Phase as Change};
 use crate::engine::{Effect, Input, Phase, Rotation};
 use crate::generate;
-use crate::github::rest::{CheckOutput, RepoApi, RestError};
+use crate::github::rest::{CheckOutput, RepoApi, RestError, listed};
 use crate::github::snapshot::{self, Snapshot};
 use crate::plan::Plan;
 use crate::policy::{CONFIG_FILE, Config, Credential, GeneratorSpec};
 use crate::runtime::{Clock, ExecError, Executor, Outcome};
 use crate::sops::Identities;
 
-use super::render;
+use super::{approvals, render};
 
 /// What the executor learned on GitHub, kept between passes: ids it would otherwise look up
 /// again.
@@ -36,10 +36,12 @@ pub struct Memo {
 struct MemoInner {
     /// Status comment per pull request number (`None`: known to have none yet).
     comments: HashMap<u64, Option<(u64, String)>>,
-    /// Head commit per pull request number.
-    heads: HashMap<u64, String>,
     /// The gate check run on a head commit, and what it says.
     gates: HashMap<String, (u64, CheckOutput)>,
+    /// Whether a login is named by an approvals list.
+    eligible: HashMap<(String, String), bool>,
+    /// The approvals the default branch's rules require (`Some(None)`: none).
+    protection: Option<Option<u32>>,
 }
 
 impl Memo {
@@ -193,8 +195,6 @@ impl GitHubExecutor {
         // Find before create: the pull request of an earlier attempt is this one.
         match self.repo.pull_for_branch(branch).await {
             Ok(Some(existing)) => {
-                self.memo
-                    .with(|m| m.heads.insert(existing.number, existing.head.sha.clone()));
                 return Ok(found(existing.number, "found"));
             }
             Ok(None) => {}
@@ -360,7 +360,6 @@ impl GitHubExecutor {
             Err(e) => return Err(e),
         };
         self.memo.with(|m| {
-            m.heads.insert(pull.number, pull.head.sha.clone());
             m.comments.insert(pull.number, None);
         });
         if !labels.is_empty() {
@@ -400,19 +399,99 @@ impl GitHubExecutor {
         if let Err(e) = self.put_comment(rotation, number, &body).await {
             return transient_or(e, "writing the status comment").map(receipt_owned);
         }
-        if rotation.phase == (Phase::Open { pr }) {
-            let manual = rotation
-                .plan
-                .get(pr)
-                .is_some_and(|p| p.change.needs_new_values())
-                && self.manual_pending(rotation, pr);
-            let unmet =
-                render::gate_conditions(rotation, pr, self.config_problem.as_deref(), manual);
-            if let Err(e) = self.put_gate(number, render::gate_output(&unmet)).await {
-                return transient_or(e, "writing the gate check").map(receipt_owned);
-            }
+        if rotation.phase == (Phase::Open { pr })
+            && let Err(e) = self.gate(rotation, pr, number).await
+        {
+            return transient_or(e, "writing the gate check").map(receipt_owned);
         }
         Ok(receipt("status written"))
+    }
+
+    /// Works out what stands between an open pull request and its merge (hold, config,
+    /// manual value, approvals on its current head), writes the `keyroll/gate` check run, and
+    /// merges when nothing does and the config lets keyroll merge.
+    async fn gate(&self, rotation: &Rotation, pr: usize, number: u64) -> Result<(), RestError> {
+        let pull = self.repo.pull(number).await?;
+        let head = pull.head.sha.clone();
+        let manual = rotation
+            .plan
+            .get(pr)
+            .is_some_and(|p| p.change.needs_new_values())
+            && self.manual_pending(rotation, pr);
+        let mut unmet =
+            render::gate_conditions(rotation, pr, self.config_problem.as_deref(), manual);
+        let mut notes = Vec::new();
+        let cred = self.credential(&rotation.credential).cloned();
+        if let Some(cred) = &cred {
+            let mut facts = Vec::new();
+            for r in self.repo.reviews(number).await? {
+                let Some(user) = r.user else { continue };
+                let eligible =
+                    user.kind != "Bot" && self.eligible(&cred.approvals.from, &user.login).await?;
+                facts.push(approvals::ReviewFact {
+                    login: user.login,
+                    state: r.state,
+                    commit: r.commit_id,
+                    eligible,
+                });
+            }
+            let tally = approvals::tally(
+                &facts,
+                &head,
+                cred.approvals.required,
+                rotation.requested_by.as_deref(),
+                cred.approvals.requester_counts,
+            );
+            unmet.extend(tally.unmet(&cred.approvals.from));
+            if let Some(n) = self.protection_approvals().await?
+                && n != cred.approvals.required
+            {
+                notes.push(format!(
+                    "The rules of `{}` ask for {n} approving review(s); `.keyroll.yaml` asks for {}. GitHub enforces its own number; keyroll enforces the config's.",
+                    self.default_branch, cred.approvals.required
+                ));
+            }
+        }
+        self.put_gate(&head, render::gate_output_noted(&unmet, &notes))
+            .await?;
+        let automerge = cred.as_ref().is_some_and(|c| c.automerge);
+        if unmet.is_empty() && automerge && pull.state == "open" && pull.draft != Some(true) {
+            match self.repo.merge(number, &head).await {
+                Ok(()) => {
+                    tracing::info!(rotation = %rotation.id, pull_request = number, "merged: approvals and the gate are met, and the config lets keyroll merge")
+                }
+                Err(e) if e.is_transient() => return Err(e),
+                Err(e) => {
+                    tracing::warn!(rotation = %rotation.id, pull_request = number, error = %e, "could not merge; people can")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `login` is named by `from` (cached: team membership costs a request).
+    async fn eligible(&self, from: &[String], login: &str) -> Result<bool, RestError> {
+        let key = (login.to_ascii_lowercase(), from.join(","));
+        if let Some(known) = self.memo.with(|m| m.eligible.get(&key).copied()).flatten() {
+            return Ok(known);
+        }
+        let yes = listed(&self.repo, from, login).await?;
+        self.memo.with(|m| m.eligible.insert(key, yes));
+        Ok(yes)
+    }
+
+    /// The approvals the default branch's rules require (read once per executor memo).
+    async fn protection_approvals(&self) -> Result<Option<u32>, RestError> {
+        if let Some(known) = self.memo.with(|m| m.protection).flatten() {
+            return Ok(known);
+        }
+        let n = match self.repo.required_approvals(&self.default_branch).await {
+            Ok(n) => n,
+            Err(e) if e.status() == Some(404) => None,
+            Err(e) => return Err(e),
+        };
+        self.memo.with(|m| m.protection = Some(n));
+        Ok(n)
     }
 
     /// Whether a manual credential still waits for its value (no person pushed yet).
@@ -483,32 +562,22 @@ impl GitHubExecutor {
         Ok(())
     }
 
-    async fn put_gate(&self, number: u64, out: CheckOutput) -> Result<(), RestError> {
-        let head = match self.memo.with(|m| m.heads.get(&number).cloned()).flatten() {
-            Some(h) => h,
-            None => {
-                let pull = self.repo.pull(number).await?;
-                self.memo
-                    .with(|m| m.heads.insert(number, pull.head.sha.clone()));
-                pull.head.sha
-            }
-        };
-        let known = self.memo.with(|m| m.gates.get(&head).cloned()).flatten();
+    /// Writes the gate check run on `head`, unless it already says `out`.
+    async fn put_gate(&self, head: &str, out: CheckOutput) -> Result<(), RestError> {
+        let known = self.memo.with(|m| m.gates.get(head).cloned()).flatten();
         let existing = match known {
-            Some((id, last)) if last == out => {
-                let _ = id;
-                return Ok(());
-            }
+            Some((_, last)) if last == out => return Ok(()),
             Some((id, _)) => Some(id),
             None => self
                 .repo
-                .check_runs(&head, Some(render::GATE_CHECK))
+                .check_runs(head, Some(render::GATE_CHECK))
                 .await?
                 .first()
                 .map(|c| c.id),
         };
-        let id = self.repo.put_check_run(existing, &head, &out).await?;
-        self.memo.with(|m| m.gates.insert(head, (id, out)));
+        let id = self.repo.put_check_run(existing, head, &out).await?;
+        self.memo
+            .with(|m| m.gates.insert(head.to_owned(), (id, out)));
         Ok(())
     }
 }

@@ -6,6 +6,7 @@
 //!   branches.
 //! - [`render`]: the texts people read (titles, bodies, status, gate), pure.
 
+pub mod approvals;
 pub mod github;
 pub mod local;
 pub mod render;

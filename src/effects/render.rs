@@ -336,6 +336,15 @@ pub fn gate_output(unmet: &[String]) -> CheckOutput {
     }
 }
 
+/// [`gate_output`], with notes that do not block (a disagreement with branch rules, say).
+pub fn gate_output_noted(unmet: &[String], notes: &[String]) -> CheckOutput {
+    let mut out = gate_output(unmet);
+    for n in notes {
+        let _ = write!(out.summary, "\n\n{n}");
+    }
+    out
+}
+
 /// The `keyroll/config` check run.
 pub fn config_output(problems: Option<&str>) -> CheckOutput {
     match problems {

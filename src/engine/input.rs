@@ -35,6 +35,11 @@ pub enum Input {
         number: u64,
         login: String,
     },
+    /// A review of a pull request was submitted or dismissed: the gate counts approvals again.
+    Reviewed {
+        number: u64,
+        review_id: u64,
+    },
     /// A check run, commit status or deployment status concluded on a commit that contains
     /// the merge commit `merge_sha` (the runtime resolves ancestry; a check on an unrelated
     /// commit never becomes an input).

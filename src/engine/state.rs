@@ -113,6 +113,9 @@ pub struct Rotation {
     pub id: String,
     pub credential: String,
     pub emergency: bool,
+    /// Who asked for the rotation (`/keyroll rotate`); `None` for the schedule or the CLI.
+    #[serde(default)]
+    pub requested_by: Option<String>,
     pub phase: Phase,
     pub held: bool,
     /// The pull requests, in order; a rollback replaces those not yet merged.
@@ -135,6 +138,7 @@ impl Rotation {
             id: id.to_owned(),
             credential: credential.to_owned(),
             emergency,
+            requested_by: None,
             phase: Phase::Requested,
             held: false,
             plan,

@@ -90,7 +90,8 @@ fn resolvable(r: &Rotation, input: &Input) -> bool {
         Input::PrMerged { number, .. }
         | Input::PrClosed { number }
         | Input::PrReopened { number }
-        | Input::PushedByPerson { number, .. } => r.pr_index(*number).is_some(),
+        | Input::PushedByPerson { number, .. }
+        | Input::Reviewed { number, .. } => r.pr_index(*number).is_some(),
         Input::Check { merge_sha, .. } => r.pr_by_merge(merge_sha).is_some(),
         Input::Command {
             command: Command::Confirm(_),
@@ -149,6 +150,19 @@ fn record_known(r: &mut Rotation, input: &Input, now: OffsetDateTime, fx: &mut E
                 fx.push(
                     &format!("notify/edited/{pr}"),
                     Effect::Notify { text: format!("@{login} pushed to pull request #{number}; keyroll will not write to its branch again") },
+                );
+            }
+        }
+        Input::Reviewed { number, review_id } => {
+            // Only an open pull request's gate changes; approvals after the merge are moot.
+            if let Some(pr) = r.pr_index(*number)
+                && r.phase == (Phase::Open { pr })
+            {
+                fx.push(
+                    &format!("status/review/{pr}/{review_id}"),
+                    Effect::UpdateStatus {
+                        text: format!("pull request #{number} was reviewed"),
+                    },
                 );
             }
         }

@@ -98,6 +98,15 @@ impl PullRequest {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+pub struct Review {
+    pub id: u64,
+    pub user: Option<User>,
+    pub state: String,
+    #[serde(default)]
+    pub commit_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
 pub struct Comment {
     pub id: u64,
     #[serde(default)]
@@ -604,6 +613,57 @@ impl RepoApi {
         Ok(())
     }
 
+    /// Reviews of a pull request, oldest first.
+    pub async fn reviews(&self, number: u64) -> Result<Vec<Review>, RestError> {
+        self.call(
+            Method::GET,
+            &format!("/pulls/{number}/reviews?per_page=100"),
+            None,
+        )
+        .await
+    }
+
+    /// Merges a pull request at `sha` (GitHub refuses if the head moved since).
+    pub async fn merge(&self, number: u64, sha: &str) -> Result<(), RestError> {
+        self.call::<Value>(
+            Method::PUT,
+            &format!("/pulls/{number}/merge"),
+            Some(json!({ "sha": sha, "merge_method": "merge" })),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// How many approving reviews the rules of `branch` require (rulesets, readable with
+    /// read access); `None` when no rule asks for reviews.
+    pub async fn required_approvals(&self, branch: &str) -> Result<Option<u32>, RestError> {
+        #[derive(Deserialize)]
+        struct Rule {
+            #[serde(rename = "type")]
+            kind: String,
+            #[serde(default)]
+            parameters: Option<Value>,
+        }
+        let rules: Vec<Rule> = self
+            .call(
+                Method::GET,
+                &format!("/rules/branches/{}", encode(branch, true)),
+                None,
+            )
+            .await?;
+        Ok(rules
+            .iter()
+            .filter(|r| r.kind == "pull_request")
+            .filter_map(|r| {
+                r.parameters
+                    .as_ref()?
+                    .get("required_approving_review_count")?
+                    .as_u64()
+            })
+            .max()
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX)))
+    }
+
     /// A person's permission on the repository (`admin`, `maintain`, `write`, `triage`,
     /// `read`, `none`) and the numeric id of the account it was read for.
     pub async fn permission(&self, login: &str) -> Result<(String, u64), RestError> {
@@ -646,4 +706,19 @@ pub async fn team_member(
         Err(e) if e.status() == Some(404) => Ok(false),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Whether `login` is one of `entries` (`login`, `@login` or `@org/team`).
+pub async fn listed(api: &RepoApi, entries: &[String], login: &str) -> Result<bool, RestError> {
+    for entry in entries {
+        let entry = entry.trim().trim_start_matches('@');
+        let member = match entry.split_once('/') {
+            Some((org, team)) => team_member(api.installation(), org, team, login).await?,
+            None => entry.eq_ignore_ascii_case(login),
+        };
+        if member {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

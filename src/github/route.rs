@@ -59,6 +59,24 @@ pub fn inputs(delivery: &Delivery, active: &[Rotation]) -> Vec<(String, Input)> 
             };
             vec![(r.id.clone(), input)]
         }
+        Event::PullRequestReview {
+            action,
+            number,
+            review_id,
+            ..
+        } if matches!(action.as_str(), "submitted" | "dismissed" | "edited") => active
+            .iter()
+            .filter(|r| r.pr_index(*number).is_some())
+            .map(|r| {
+                (
+                    r.id.clone(),
+                    Input::Reviewed {
+                        number: *number,
+                        review_id: *review_id,
+                    },
+                )
+            })
+            .collect(),
         Event::CheckRun {
             action,
             name,

@@ -48,6 +48,7 @@ pub enum Event {
     PullRequestReview {
         action: String,
         number: u64,
+        review_id: u64,
         reviewer: Actor,
         state: String,
         commit_id: Option<String>,
@@ -162,6 +163,7 @@ pub fn parse(event: &str, body: &[u8]) -> Result<Option<Delivery>, WebhookError>
             Event::PullRequestReview {
                 action: p.action,
                 number: p.pull_request.number,
+                review_id: p.review.id,
                 reviewer: p.review.user.actor(),
                 state: p.review.state,
                 commit_id: p.review.commit_id,
@@ -358,6 +360,7 @@ mod raw {
 
     #[derive(Deserialize)]
     pub struct Review {
+        pub id: u64,
         pub user: User,
         pub state: String,
         pub commit_id: Option<String>,

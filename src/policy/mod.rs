@@ -13,7 +13,7 @@ use std::fmt;
 pub use duration::Span;
 pub use locate::FieldPath;
 pub use model::{Alphabet, ConfigFile, GeneratorSpec, InsertAt, Role, SwitchMode, ValueFormat};
-pub use resolve::{Config, Credential, Location, Slot, Step, Target};
+pub use resolve::{Approvals, Config, Credential, Location, Slot, Step, Target};
 
 /// The config file's name at the repository root.
 pub const CONFIG_FILE: &str = ".keyroll.yaml";

@@ -35,6 +35,24 @@ pub struct Defaults {
     /// Labels put on every keyroll pull request.
     #[serde(default)]
     pub labels: Vec<String>,
+    /// Reviews a keyroll pull request needs before it may merge.
+    pub approvals: Option<ApprovalsSpec>,
+    /// Whether keyroll merges its own pull requests once approvals and its gate are met
+    /// (otherwise people merge). Off unless set.
+    pub automerge: Option<bool>,
+}
+
+/// Who must approve keyroll's pull requests, and how many of them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalsSpec {
+    /// How many approving reviews on the pull request's current head commit (default 1).
+    pub required: Option<u32>,
+    /// Whose approvals count (`@user` or `@org/team`); default: the credential's owner.
+    pub from: Option<Vec<String>>,
+    /// Whether the person who asked for the rotation (`/keyroll rotate`) may approve its pull
+    /// requests (default false: two people).
+    pub requester_counts: Option<bool>,
 }
 
 /// One credential, or a preset of one (the files under `policies/`).
@@ -64,6 +82,10 @@ pub struct CredentialSpec {
     pub locations: Option<Vec<LocationSpec>>,
     /// What must happen after each merge, in order: waves of deploy checks and manual gates.
     pub rollout: Option<Vec<RolloutStepSpec>>,
+    /// Reviews this credential's pull requests need (replaces the default).
+    pub approvals: Option<ApprovalsSpec>,
+    /// Whether keyroll merges this credential's pull requests itself (replaces the default).
+    pub automerge: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

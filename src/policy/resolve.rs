@@ -39,8 +39,21 @@ pub struct Credential {
     pub switch: SwitchMode,
     pub locations: Vec<Location>,
     pub rollout: Vec<Step>,
+    /// Reviews its pull requests need before they may merge.
+    pub approvals: Approvals,
+    /// Whether keyroll merges its pull requests once approvals and the gate are met.
+    pub automerge: bool,
     /// Where the credential is written in the config, for problems found later.
     pub field: FieldPath,
+}
+
+/// Who must approve a credential's pull requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approvals {
+    pub required: u32,
+    /// `@user` or `@org/team` entries whose approvals count.
+    pub from: Vec<String>,
+    pub requester_counts: bool,
 }
 
 impl Credential {
@@ -209,6 +222,11 @@ fn credential(
     let switch = pick(&spec.switch, &preset.switch).unwrap_or(SwitchMode::WithAdd);
     let locations = pick(&spec.locations, &preset.locations).unwrap_or_default();
     let rollout = pick(&spec.rollout, &preset.rollout).unwrap_or_default();
+    let approvals =
+        pick(&spec.approvals, &preset.approvals).or_else(|| raw.defaults.approvals.clone());
+    let automerge = pick(&spec.automerge, &preset.automerge)
+        .or(raw.defaults.automerge)
+        .unwrap_or(false);
 
     let owner = owner.unwrap_or_else(|| {
         problems.push(loc.problem(
@@ -293,6 +311,17 @@ fn credential(
     if problems.len() > before {
         return None;
     }
+    let approvals = Approvals {
+        required: approvals.as_ref().and_then(|a| a.required).unwrap_or(1),
+        from: approvals
+            .as_ref()
+            .and_then(|a| a.from.clone())
+            .unwrap_or_else(|| vec![owner.clone()]),
+        requester_counts: approvals
+            .as_ref()
+            .and_then(|a| a.requester_counts)
+            .unwrap_or(false),
+    };
     Some(Credential {
         name: name.to_owned(),
         preset: spec.extends.clone(),
@@ -305,6 +334,8 @@ fn credential(
         switch,
         locations: resolved_locations,
         rollout,
+        approvals,
+        automerge,
         field: field.clone(),
     })
 }

@@ -133,10 +133,22 @@ impl<E: Executor, C: Clock> Runtime<E, C> {
     /// Starts a rotation of `cred`: records it and tries to take the locks of the credential
     /// and of every file it touches (rotations that share a file wait for each other).
     pub async fn start(&self, cred: &Credential, emergency: bool) -> Result<String, RuntimeError> {
+        self.start_for(cred, emergency, None).await
+    }
+
+    /// [`Self::start`], recording who asked (their approvals may not count, by config).
+    pub async fn start_for(
+        &self,
+        cred: &Credential,
+        emergency: bool,
+        requested_by: Option<&str>,
+    ) -> Result<String, RuntimeError> {
         let now = self.clock.now();
         let n = self.store.highest_rotation_number(now.year()).await? + 1;
         let id = format!("R-{}-{n:04}", now.year());
-        let rotation = Rotation::new(&id, &cred.name, emergency, plan_for(cred, emergency), now);
+        let mut rotation =
+            Rotation::new(&id, &cred.name, emergency, plan_for(cred, emergency), now);
+        rotation.requested_by = requested_by.map(str::to_owned);
         self.store
             .create_rotation(&self.repository, &rotation, now)
             .await?;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::commands::{self, Invocation, Parsed, Place, Role, Verb};
 use crate::engine::{Command, Input, PlannedStep, Rotation};
-use crate::github::rest::{self, RepoApi, RestError};
+use crate::github::rest::{RepoApi, RestError, listed};
 use crate::github::webhook::Actor;
 use crate::policy::Credential;
 use crate::store::CommandRecord;
@@ -41,21 +41,6 @@ pub(super) struct Comment<'a> {
     pub body: &'a str,
     pub author: &'a Actor,
     pub url: Option<&'a str>,
-}
-
-/// Whether `login` is one of `entries` (`login`, `@login` or `@org/team`).
-async fn listed(api: &RepoApi, entries: &[String], login: &str) -> Result<bool, RestError> {
-    for entry in entries {
-        let entry = entry.trim().trim_start_matches('@');
-        let member = match entry.split_once('/') {
-            Some((org, team)) => rest::team_member(api.installation(), org, team, login).await?,
-            None => entry.eq_ignore_ascii_case(login),
-        };
-        if member {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }
 
 /// The caller's role for `cred` (owner is per credential). `None`: no access at all, or the
@@ -334,7 +319,9 @@ async fn run(
                     )),
                 ));
             }
-            let id = w.start(repo, &cred.name, inv.emergency).await?;
+            let id = w
+                .start(repo, &cred.name, inv.emergency, Some(&c.author.login))
+                .await?;
             Ok(Done {
                 ok: true,
                 outcome: "ran".into(),

@@ -86,7 +86,7 @@ async fn repository(worker: &mut Worker, repo: &str) -> Result<i64, super::Start
         .filter(|d| d.urgency == Urgency::Overdue)
         .count();
     for name in &due.start {
-        match worker.start(repo, name, false).await {
+        match worker.start(repo, name, false, None).await {
             Ok(id) => {
                 tracing::info!(repository = repo, credential = %name, rotation = %id, "due: rotation started")
             }

@@ -169,7 +169,7 @@ impl Worker {
                 cmd = commands.recv() => match cmd {
                     None => return,
                     Some(Command::Start { repository, credential, emergency, reply }) => {
-                        let started = self.start(&repository, &credential, emergency).await;
+                        let started = self.start(&repository, &credential, emergency, None).await;
                         let _ = reply.send(started);
                     }
                     Some(Command::Tick(reply)) => {
@@ -591,6 +591,7 @@ impl Worker {
         repo: &str,
         credential: &str,
         emergency: bool,
+        requested_by: Option<&str>,
     ) -> Result<String, StartError> {
         let config = self.config(repo).await?;
         let config = config.config.map_err(|problems| StartError::Config {
@@ -601,7 +602,7 @@ impl Worker {
             .credential(credential)
             .ok_or_else(|| StartError::NoCredential(credential.to_owned()))?;
         let runtime = self.runtime(repo).await?;
-        let id = runtime.start(cred, emergency).await?;
+        let id = runtime.start_for(cred, emergency, requested_by).await?;
         tracing::info!(repository = repo, rotation = %id, credential, emergency, "rotation started");
         Ok(id)
     }
