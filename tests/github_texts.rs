@@ -127,7 +127,7 @@ fn gate_check_lists_every_unmet_condition() {
         &[Input::LockAcquired, Input::PrOpened { pr: 0, number: 101 }],
     );
     assert_eq!(
-        render::gate_output(&render::gate_conditions(&r, 0, None, false)).conclusion,
+        render::gate_output(&render::gate_conditions(&r, 0, None, false, None)).conclusion,
         Some("success")
     );
     r.held = true;
@@ -136,6 +136,7 @@ fn gate_check_lists_every_unmet_condition() {
         0,
         Some(".keyroll.yaml:12:7: credentials.x.owner: missing"),
         false,
+        None,
     );
     let out = render::gate_output(&unmet);
     assert_eq!(out.conclusion, Some("failure"));
@@ -148,7 +149,7 @@ fn gate_check_for_a_manual_credential() {
         "notify-api-keys",
         &[Input::LockAcquired, Input::PrOpened { pr: 0, number: 7 }],
     );
-    let out = render::gate_output(&render::gate_conditions(&r, 0, None, true));
+    let out = render::gate_output(&render::gate_conditions(&r, 0, None, true, None));
     insta::assert_snapshot!(format!("{}\n\n{}", out.title, out.summary));
 }
 
@@ -160,4 +161,48 @@ fn config_check_texts() {
         "{}\n{}\n\n{}\n{}",
         ok.title, ok.summary, bad.title, bad.summary
     ));
+}
+
+#[test]
+fn gate_check_after_a_persons_push() {
+    let r = driven(
+        "data-api-tokens",
+        &[
+            Input::LockAcquired,
+            Input::PrOpened { pr: 0, number: 101 },
+            Input::PushedByPerson {
+                number: 101,
+                login: "alice".into(),
+                head_sha: "f00".into(),
+            },
+        ],
+    );
+    let problems = vec![
+        "`README.md` changed, but rotating `data-api-tokens` changes only `jenkins-vars/jenkins.yaml`, `vars/production.yaml`".to_owned(),
+        "`vars/production.yaml`: its recipients changed; a rotation never changes who can read a file".to_owned(),
+    ];
+    let bad = render::gate_output(&render::gate_conditions(
+        &r,
+        0,
+        None,
+        false,
+        Some(&problems),
+    ));
+    let fine = render::gate_output(&render::gate_conditions(&r, 0, None, false, Some(&[])));
+    insta::assert_snapshot!(format!(
+        "{}\n\n{}\n---\n{}\n\n{}",
+        bad.title, bad.summary, fine.title, fine.summary
+    ));
+    // Accepted by an operator (`retry`), and nothing wrong: the gate opens.
+    let accepted = step(
+        &r,
+        &Input::Command {
+            command: keyroll::engine::Command::Retry,
+            actor: "sre".into(),
+            pr_number: Some(101),
+        },
+        datetime!(2026-11-24 11:00 UTC),
+    )
+    .next;
+    assert!(render::gate_conditions(&accepted, 0, None, false, Some(&[])).is_empty());
 }

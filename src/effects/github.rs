@@ -23,7 +23,7 @@ use crate::policy::{CONFIG_FILE, Config, Credential, GeneratorSpec};
 use crate::runtime::{Clock, ExecError, Executor, Outcome};
 use crate::sops::Identities;
 
-use super::{approvals, render};
+use super::{approvals, push_check, render};
 
 /// What the executor learned on GitHub, kept between passes: ids it would otherwise look up
 /// again.
@@ -418,10 +418,24 @@ impl GitHubExecutor {
             .get(pr)
             .is_some_and(|p| p.change.needs_new_values())
             && self.manual_pending(rotation, pr);
-        let mut unmet =
-            render::gate_conditions(rotation, pr, self.config_problem.as_deref(), manual);
-        let mut notes = Vec::new();
         let cred = self.credential(&rotation.credential).cloned();
+        let pushed = rotation
+            .facts
+            .prs
+            .get(&pr)
+            .is_some_and(|f| f.edited_by_person);
+        let push_problems = match (&cred, pushed) {
+            (Some(c), true) => Some(self.check_push(rotation, pr, c, &pull).await?),
+            _ => None,
+        };
+        let mut unmet = render::gate_conditions(
+            rotation,
+            pr,
+            self.config_problem.as_deref(),
+            manual,
+            push_problems.as_deref(),
+        );
+        let mut notes = Vec::new();
         if let Some(cred) = &cred {
             let mut facts = Vec::new();
             for r in self.repo.reviews(number).await? {
@@ -467,6 +481,30 @@ impl GitHubExecutor {
             }
         }
         Ok(())
+    }
+
+    /// Checks the whole change of a pull request a person pushed to (see [`push_check`]).
+    async fn check_push(
+        &self,
+        rotation: &Rotation,
+        pr: usize,
+        cred: &Credential,
+        pull: &crate::github::rest::PullRequest,
+    ) -> Result<Vec<String>, RestError> {
+        let change = rotation.plan.get(pr).map_or(Change::Add, |p| p.change);
+        let files = |c: &Config| -> Vec<String> {
+            let _ = c;
+            cred.locations.iter().map(|l| l.file.clone()).collect()
+        };
+        let changed = self
+            .repo
+            .changed_files(&pull.base.sha, &pull.head.sha)
+            .await?;
+        let (base, _) = snapshot::read(&self.repo, &pull.base.sha, files).await?;
+        let (head, _) = snapshot::read(&self.repo, &pull.head.sha, files).await?;
+        Ok(push_check::check(
+            cred, change, &changed, &base, &head, &self.ids,
+        ))
     }
 
     /// Whether `login` is named by `from` (cached: team membership costs a request).

@@ -9,4 +9,5 @@
 pub mod approvals;
 pub mod github;
 pub mod local;
+pub mod push_check;
 pub mod render;

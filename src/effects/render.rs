@@ -275,12 +275,14 @@ pub fn status_comment(rotation: &Rotation, news: &str) -> String {
     out
 }
 
-/// What still stands between an open keyroll pull request and its merge.
+/// What still stands between an open keyroll pull request and its merge. `push_problems`
+/// is what keyroll found checking a person's push (`None`: nobody pushed).
 pub fn gate_conditions(
     rotation: &Rotation,
     pr: usize,
     config_problem: Option<&str>,
     awaiting_manual_value: bool,
+    push_problems: Option<&[String]>,
 ) -> Vec<String> {
     let mut unmet = Vec::new();
     if rotation.held {
@@ -297,16 +299,18 @@ pub fn gate_conditions(
                 .to_owned(),
         );
     }
-    if rotation
-        .facts
-        .prs
-        .get(&pr)
-        .is_some_and(|f| f.edited_by_person)
-        && !awaiting_manual_value
-    {
-        unmet.push(
-            "a person pushed to this branch: check their change, then `/keyroll retry`".to_owned(),
-        );
+    let accepted = rotation.facts.prs.get(&pr).is_some_and(|f| f.edit_accepted);
+    match push_problems {
+        Some(problems) if !problems.is_empty() => {
+            for p in problems {
+                unmet.push(format!("the pushed change: {p}"));
+            }
+        }
+        Some(_) if !accepted => unmet.push(
+            "a person pushed to this branch and keyroll found nothing wrong: `/keyroll retry` (operator) accepts the change"
+                .to_owned(),
+        ),
+        _ => {}
     }
     unmet
 }

@@ -34,6 +34,9 @@ pub enum Input {
     PushedByPerson {
         number: u64,
         login: String,
+        /// The branch head after the push (each push is checked anew).
+        #[serde(default)]
+        head_sha: String,
     },
     /// A review of a pull request was submitted or dismissed: the gate counts approvals again.
     Reviewed {

@@ -84,6 +84,10 @@ pub struct PrFacts {
     pub closed_unmerged: bool,
     /// A person pushed to its branch: keyroll no longer writes to it.
     pub edited_by_person: bool,
+    /// An operator accepted the person's change (`retry` after keyroll checked it); cleared
+    /// by the next push.
+    #[serde(default)]
+    pub edit_accepted: bool,
     /// Checks that succeeded on a commit containing the merge.
     pub succeeded: BTreeSet<String>,
     /// Checks that failed there, with the reason.

@@ -142,15 +142,30 @@ fn record_known(r: &mut Rotation, input: &Input, now: OffsetDateTime, fx: &mut E
                 r.pr_facts(pr).closed_unmerged = false;
             }
         }
-        Input::PushedByPerson { number, login } => {
-            if let Some(pr) = r.pr_index(*number)
-                && !r.pr_facts(pr).edited_by_person
-            {
-                r.pr_facts(pr).edited_by_person = true;
-                fx.push(
-                    &format!("notify/edited/{pr}"),
-                    Effect::Notify { text: format!("@{login} pushed to pull request #{number}; keyroll will not write to its branch again") },
-                );
+        Input::PushedByPerson {
+            number,
+            login,
+            head_sha,
+        } => {
+            if let Some(pr) = r.pr_index(*number) {
+                let first = !r.pr_facts(pr).edited_by_person;
+                let f = r.pr_facts(pr);
+                f.edited_by_person = true;
+                f.edit_accepted = false;
+                if first {
+                    fx.push(
+                        &format!("notify/edited/{pr}"),
+                        Effect::Notify { text: format!("@{login} pushed to pull request #{number}; keyroll will not write to its branch again, checks the change, and goes on after `/keyroll retry`") },
+                    );
+                }
+                if r.phase == (Phase::Open { pr }) {
+                    fx.push(
+                        &format!("status/pushed/{pr}/{head_sha}"),
+                        Effect::UpdateStatus {
+                            text: format!("@{login} pushed to the branch; keyroll checked the change (see the gate)"),
+                        },
+                    );
+                }
             }
         }
         Input::Reviewed { number, review_id } => {
@@ -255,6 +270,21 @@ fn command_input(
                     &format!("status/retry/{pr}.{step}/{}", now.unix_timestamp()),
                     Effect::UpdateStatus {
                         text: format!("retrying, by @{actor}"),
+                    },
+                );
+            }
+            // A person's push, checked by keyroll, accepted by an operator.
+            Phase::Open { pr }
+                if r.facts
+                    .prs
+                    .get(&pr)
+                    .is_some_and(|f| f.edited_by_person && !f.edit_accepted) =>
+            {
+                r.pr_facts(pr).edit_accepted = true;
+                fx.push(
+                    &format!("status/accepted/{pr}/{}", now.unix_timestamp()),
+                    Effect::UpdateStatus {
+                        text: format!("@{actor} accepted the pushed change"),
                     },
                 );
             }

@@ -86,7 +86,7 @@ pub fn describe(input: &Input) -> String {
         Input::PrMerged { number, merge_sha } => format!("#{number} merged as {merge_sha}"),
         Input::PrClosed { number } => format!("#{number} closed"),
         Input::PrReopened { number } => format!("#{number} reopened"),
-        Input::PushedByPerson { number, login } => format!("@{login} pushed to #{number}"),
+        Input::PushedByPerson { number, login, .. } => format!("@{login} pushed to #{number}"),
         Input::Reviewed { number, review_id } => format!("#{number} reviewed ({review_id})"),
         Input::Check {
             merge_sha,

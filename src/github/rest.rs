@@ -583,6 +583,23 @@ impl RepoApi {
         Ok(matches!(c.status.as_str(), "ahead" | "identical"))
     }
 
+    /// The files that differ between `base` and `head`.
+    pub async fn changed_files(&self, base: &str, head: &str) -> Result<Vec<String>, RestError> {
+        #[derive(Deserialize)]
+        struct Compare {
+            #[serde(default)]
+            files: Vec<File>,
+        }
+        #[derive(Deserialize)]
+        struct File {
+            filename: String,
+        }
+        let c: Compare = self
+            .call(Method::GET, &format!("/compare/{base}...{head}"), None)
+            .await?;
+        Ok(c.files.into_iter().map(|f| f.filename).collect())
+    }
+
     /// The newest commits on `branch` that touch `path`.
     pub async fn commits_touching(
         &self,

@@ -25,6 +25,7 @@ pub fn inputs(delivery: &Delivery, active: &[Rotation]) -> Vec<(String, Input)> 
             merged,
             merge_commit_sha,
             head_ref,
+            head_sha,
             ..
         } => {
             let Some((credential, rotation, _)) = rotation_of_branch(head_ref) else {
@@ -52,6 +53,7 @@ pub fn inputs(delivery: &Delivery, active: &[Rotation]) -> Vec<(String, Input)> 
                     Some(sender) if !sender.is_bot => Input::PushedByPerson {
                         number: *number,
                         login: sender.login.clone(),
+                        head_sha: head_sha.clone(),
                     },
                     _ => return Vec::new(),
                 },
