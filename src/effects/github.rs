@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use crate::changeset::{self, Base, Phase as Change};
-use crate::engine::{Effect, Input, Phase, Rotation};
+use crate::engine::{Effect, Input, Phase, PlannedStep, Rotation};
 use crate::generate;
 use crate::github::rest::{CheckOutput, RepoApi, RestError, listed};
 use crate::github::snapshot::{self, Snapshot};
@@ -38,6 +38,8 @@ struct MemoInner {
     comments: HashMap<u64, Option<(u64, String)>>,
     /// The gate check run on a head commit, and what it says.
     gates: HashMap<String, (u64, CheckOutput)>,
+    /// Pull requests whose gate check shows a manual gate waiting, with their head.
+    waiting: HashMap<u64, String>,
     /// Whether a login is named by an approvals list.
     eligible: HashMap<(String, String), bool>,
     /// The approvals the default branch's rules require (`Some(None)`: none).
@@ -399,12 +401,78 @@ impl GitHubExecutor {
         if let Err(e) = self.put_comment(rotation, number, &body).await {
             return transient_or(e, "writing the status comment").map(receipt_owned);
         }
-        if rotation.phase == (Phase::Open { pr })
-            && let Err(e) = self.gate(rotation, pr, number).await
-        {
+        // Gates shown as waiting that the rotation has passed turn green.
+        for (i, f) in &rotation.facts.prs {
+            let at_gate = matches!(rotation.phase, Phase::Rollout { pr: p, step } if p == *i
+                && matches!(rotation.plan.get(p).and_then(|x| x.steps.get(step)), Some(PlannedStep::Gate { .. })));
+            if let (Some(n), false) = (f.number, at_gate)
+                && let Err(e) = self.finish_waiting(n).await
+            {
+                return transient_or(e, "writing the gate check").map(receipt_owned);
+            }
+        }
+        let gate = match &rotation.phase {
+            Phase::Open { pr: p } if *p == pr => self.gate(rotation, pr, number).await,
+            Phase::Rollout { pr: p, step } if *p == pr => {
+                self.rollout_gate(rotation, pr, *step, number).await
+            }
+            _ => Ok(()),
+        };
+        if let Err(e) = gate {
             return transient_or(e, "writing the gate check").map(receipt_owned);
         }
         Ok(receipt("status written"))
+    }
+
+    /// Turns a gate check run this process showed as waiting green.
+    async fn finish_waiting(&self, number: u64) -> Result<(), RestError> {
+        let Some(head) = self.memo.with(|m| m.waiting.remove(&number)).flatten() else {
+            return Ok(());
+        };
+        self.put_gate(
+            &head,
+            CheckOutput {
+                name: render::GATE_CHECK.into(),
+                conclusion: Some("success"),
+                title: "Gate confirmed".into(),
+                summary: "The manual gate was confirmed; the rollout goes on.".into(),
+                actions: &[],
+            },
+        )
+        .await
+    }
+
+    /// After the merge, the gate check run of the pull request shows a manual gate that waits
+    /// (with its Confirm button), and turns green once it was passed.
+    async fn rollout_gate(
+        &self,
+        rotation: &Rotation,
+        pr: usize,
+        step: usize,
+        number: u64,
+    ) -> Result<(), RestError> {
+        let waiting = rotation.plan.get(pr).and_then(|p| p.steps.get(step));
+        let out = match waiting {
+            Some(PlannedStep::Gate {
+                name,
+                confirm,
+                instructions,
+                ..
+            }) => CheckOutput {
+                name: render::GATE_CHECK.into(),
+                conclusion: None,
+                title: format!("Waiting for gate {name}"),
+                summary: format!(
+                    "{instructions}\n\nThen `/keyroll confirm {name}` or the Confirm button, by {}.",
+                    confirm.join(", ")
+                ),
+                actions: render::GATE_ACTIONS,
+            },
+            _ => return Ok(()),
+        };
+        let head = self.repo.pull(number).await?.head.sha;
+        self.memo.with(|m| m.waiting.insert(number, head.clone()));
+        self.put_gate(&head, out).await
     }
 
     /// Works out what stands between an open pull request and its merge (hold, config,

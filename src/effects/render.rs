@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use crate::changeset::Phase as Change;
 use crate::engine::{Phase, PlannedStep, Rotation};
-use crate::github::rest::CheckOutput;
+use crate::github::rest::{CheckAction, CheckOutput};
 use crate::policy::Credential;
 
 /// The name of the check run that says whether a keyroll pull request may be merged.
@@ -315,6 +315,26 @@ pub fn gate_conditions(
     unmet
 }
 
+/// The buttons on the gate check run; they run `/keyroll confirm <the gate waiting>`,
+/// `hold` and `retry`, with the same permission check as comments.
+pub const GATE_ACTIONS: &[CheckAction] = &[
+    CheckAction {
+        label: "Confirm gate",
+        description: "Confirm the manual gate that waits",
+        identifier: "confirm",
+    },
+    CheckAction {
+        label: "Hold",
+        description: "Stop the rotation where it is",
+        identifier: "hold",
+    },
+    CheckAction {
+        label: "Retry",
+        description: "Retry a stalled wave or accept a push",
+        identifier: "retry",
+    },
+];
+
 /// The `keyroll/gate` check run for a list of unmet conditions.
 pub fn gate_output(unmet: &[String]) -> CheckOutput {
     if unmet.is_empty() {
@@ -323,6 +343,7 @@ pub fn gate_output(unmet: &[String]) -> CheckOutput {
             conclusion: Some("success"),
             title: "Safe to merge".into(),
             summary: "Every condition keyroll checks is met.".into(),
+            actions: GATE_ACTIONS,
         };
     }
     let mut summary = String::from("Before this pull request can be merged:\n\n");
@@ -337,6 +358,7 @@ pub fn gate_output(unmet: &[String]) -> CheckOutput {
             n => format!("{n} conditions are not met"),
         },
         summary,
+        actions: GATE_ACTIONS,
     }
 }
 
@@ -357,6 +379,7 @@ pub fn config_output(problems: Option<&str>) -> CheckOutput {
             conclusion: Some("success"),
             title: ".keyroll.yaml is valid".into(),
             summary: "Every credential, location and rollout step checks out.".into(),
+            actions: &[],
         },
         Some(p) => CheckOutput {
             name: CONFIG_CHECK.into(),
@@ -365,6 +388,7 @@ pub fn config_output(problems: Option<&str>) -> CheckOutput {
             summary: format!(
                 "keyroll starts no rotation while the default branch holds a config like this.\n\n```\n{p}\n```"
             ),
+            actions: &[],
         },
     }
 }

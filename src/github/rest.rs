@@ -163,6 +163,17 @@ pub struct CheckOutput {
     pub conclusion: Option<&'static str>,
     pub title: String,
     pub summary: String,
+    /// Buttons people can press on the check run (GitHub shows at most three).
+    pub actions: &'static [CheckAction],
+}
+
+/// A check run button: GitHub limits the label to 20 characters, the description to 40
+/// and the identifier to 20.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckAction {
+    pub label: &'static str,
+    pub description: &'static str,
+    pub identifier: &'static str,
 }
 
 /// Percent-encodes a query value or a path segment (everything but unreserved characters,
@@ -538,9 +549,15 @@ impl RepoApi {
         head_sha: &str,
         out: &CheckOutput,
     ) -> Result<u64, RestError> {
+        let actions: Vec<Value> = out
+            .actions
+            .iter()
+            .map(|a| json!({ "label": a.label, "description": a.description, "identifier": a.identifier }))
+            .collect();
         let mut body = json!({
             "name": out.name,
             "output": { "title": out.title, "summary": out.summary },
+            "actions": actions,
         });
         if let Some(obj) = body.as_object_mut() {
             match out.conclusion {

@@ -69,6 +69,10 @@ pub enum Event {
         head_sha: String,
         status: Option<String>,
         conclusion: Option<String>,
+        /// The button a person pressed (`requested_action`): its identifier.
+        requested_action: Option<String>,
+        /// The pull requests the run belongs to (empty for forks).
+        pull_requests: Vec<u64>,
     },
     CheckSuite {
         action: String,
@@ -189,6 +193,14 @@ pub fn parse(event: &str, body: &[u8]) -> Result<Option<Delivery>, WebhookError>
                 head_sha: p.check_run.head_sha,
                 status: p.check_run.status,
                 conclusion: p.check_run.conclusion,
+                requested_action: p.requested_action.map(|a| a.identifier),
+                pull_requests: p
+                    .check_run
+                    .pull_requests
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|n| n.number)
+                    .collect(),
             }
         }
         "check_suite" => {
@@ -400,12 +412,19 @@ mod raw {
         pub head_sha: String,
         pub status: Option<String>,
         pub conclusion: Option<String>,
+        pub pull_requests: Option<Vec<Number>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct RequestedAction {
+        pub identifier: String,
     }
 
     #[derive(Deserialize)]
     pub struct CheckRunEvent {
         pub action: String,
         pub check_run: CheckRun,
+        pub requested_action: Option<RequestedAction>,
     }
 
     #[derive(Deserialize)]

@@ -41,6 +41,8 @@ pub(super) struct Comment<'a> {
     pub body: &'a str,
     pub author: &'a Actor,
     pub url: Option<&'a str>,
+    /// A button on the gate check run, not a comment: nothing to react to.
+    pub from_button: bool,
 }
 
 /// The caller's role for `cred` (owner is per credential). `None`: no access at all, or the
@@ -175,7 +177,9 @@ pub(super) async fn comment(
     if c.action != "created" {
         return Ok(format!("comment {}: ignored", c.action));
     }
-    api.react(c.id, "eyes").await?;
+    if !c.from_button {
+        api.react(c.id, "eyes").await?;
+    }
     let active = w.s.store.active_rotations(repo).await?;
     let rotation = active
         .iter()
@@ -204,7 +208,9 @@ pub(super) async fn comment(
     if let Some(text) = &done.reply {
         api.create_comment(c.issue, text).await?;
     }
-    api.react(c.id, if done.ok { "+1" } else { "-1" }).await?;
+    if !c.from_button {
+        api.react(c.id, if done.ok { "+1" } else { "-1" }).await?;
+    }
     record.command = &line;
     record.outcome = &done.outcome;
     record.rotation_id = done

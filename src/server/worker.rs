@@ -124,6 +124,17 @@ pub(super) fn spawn(settings: WorkerSettings) -> (Commands, tokio::task::JoinHan
     (Commands(tx), tokio::spawn(worker.run(rx)))
 }
 
+/// The gate a rotation waits at, if it waits at one.
+fn waiting_gate(r: &crate::engine::Rotation) -> Option<String> {
+    let crate::engine::Phase::Rollout { pr, step } = r.phase else {
+        return None;
+    };
+    match r.plan.get(pr)?.steps.get(step)? {
+        crate::engine::PlannedStep::Gate { name, .. } => Some(name.clone()),
+        crate::engine::PlannedStep::Wave { .. } => None,
+    }
+}
+
 /// The config of a repository's default branch, as last read.
 #[derive(Debug, Clone)]
 pub(super) struct ConfigState {
@@ -356,6 +367,41 @@ impl Worker {
                     body,
                     author,
                     url: url.as_deref(),
+                    from_button: false,
+                };
+                return super::commands::comment(self, &repo, comment).await;
+            }
+            Event::CheckRun {
+                action,
+                name,
+                requested_action: Some(button),
+                pull_requests,
+                ..
+            } if action == "requested_action" && name == render::GATE_CHECK => {
+                let (Some(number), Some(sender)) = (pull_requests.first(), &d.context.sender)
+                else {
+                    return Ok("button without a pull request or a sender".into());
+                };
+                let active = store.active_rotations(&repo).await?;
+                let rotation = active.iter().find(|r| r.pr_index(*number).is_some());
+                let text = match (button.as_str(), rotation) {
+                    ("confirm", Some(r)) => match waiting_gate(r) {
+                        Some(gate) => format!("/keyroll confirm {gate}"),
+                        None => "/keyroll status".to_owned(),
+                    },
+                    ("hold", _) => "/keyroll hold".to_owned(),
+                    ("retry", _) => "/keyroll retry".to_owned(),
+                    _ => return Ok(format!("button {button}: nothing to do")),
+                };
+                let comment = super::commands::Comment {
+                    delivery: id,
+                    action: "created",
+                    issue: *number,
+                    id: 0,
+                    body: &text,
+                    author: sender,
+                    url: None,
+                    from_button: true,
                 };
                 return super::commands::comment(self, &repo, comment).await;
             }
