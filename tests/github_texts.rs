@@ -206,3 +206,59 @@ fn gate_check_after_a_persons_push() {
     .next;
     assert!(render::gate_conditions(&accepted, 0, None, false, Some(&[])).is_empty());
 }
+
+#[test]
+fn dashboard_puts_what_needs_people_first() {
+    use keyroll::effects::render::{DashboardRow, dashboard};
+    use time::macros::date;
+    let row = |name: &str, last: Option<time::Date>, due: Option<time::Date>, overdue: bool| {
+        DashboardRow {
+            credential: name.into(),
+            owner: "@acme/marketplace".into(),
+            last_rotated: last,
+            due,
+            overdue,
+        }
+    };
+    let rows = vec![
+        row(
+            "session-secret",
+            Some(date!(2026 - 09 - 01)),
+            Some(date!(2026 - 11 - 30)),
+            false,
+        ),
+        row(
+            "redis-auth",
+            Some(date!(2026 - 06 - 01)),
+            Some(date!(2026 - 08 - 30)),
+            true,
+        ),
+        row(
+            "data-api-tokens",
+            Some(date!(2026 - 08 - 20)),
+            Some(date!(2026 - 11 - 18)),
+            true,
+        ),
+        row("database-password", None, None, true),
+    ];
+    let mut stalled = driven("data-api-tokens", &merged_add());
+    stalled = step(
+        &stalled,
+        &Input::Check {
+            merge_sha: "a1b2c3".into(),
+            name: "deploy-data-api".into(),
+            conclusion: Conclusion::Failure("failure".into()),
+        },
+        datetime!(2026-11-24 11:00 UTC),
+    )
+    .next;
+    insta::assert_snapshot!(dashboard(&rows, &[stalled], None));
+    insta::assert_snapshot!(
+        "dashboard_with_config_problems",
+        dashboard(
+            &rows[..1],
+            &[],
+            Some(".keyroll.yaml:9:5: credentials.x.owner: missing")
+        )
+    );
+}

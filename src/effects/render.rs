@@ -398,3 +398,130 @@ pub fn mention(cred: Option<&Credential>) -> String {
     cred.map(|c| format!(" (cc {})", c.owner))
         .unwrap_or_default()
 }
+
+/// Marks keyroll's dashboard issue.
+pub const DASHBOARD_MARKER: &str = "<!-- keyroll:dashboard -->";
+/// The dashboard issue's title.
+pub const DASHBOARD_TITLE: &str = "keyroll: credentials and their rotations";
+
+/// One credential's line on the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DashboardRow {
+    pub credential: String,
+    pub owner: String,
+    /// The day of its last rotation, when known.
+    pub last_rotated: Option<time::Date>,
+    pub due: Option<time::Date>,
+    pub overdue: bool,
+}
+
+/// The dashboard: what needs people first (stalled or blocked rotations, overdue
+/// credentials), then every credential, the rotations under way, the config's state and the
+/// commands that work there. Dates, not ages, so the text changes only when something does.
+pub fn dashboard(
+    rows: &[DashboardRow],
+    active: &[Rotation],
+    config_problem: Option<&str>,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "keyroll keeps this issue up to date; edits are overwritten. Commands go in comments.\n"
+    );
+    let rotation_of = |name: &str| active.iter().find(|r| r.credential == name);
+    let stuck = |r: &Rotation| matches!(r.phase, Phase::Stalled { .. } | Phase::Blocked { .. });
+    let mut attention = Vec::new();
+    for r in active.iter().filter(|r| stuck(r)) {
+        attention.push(format!(
+            "- `{}` (`{}`): {}",
+            r.credential,
+            r.id,
+            phase_words(r)
+        ));
+    }
+    for row in rows
+        .iter()
+        .filter(|r| r.overdue && rotation_of(&r.credential).is_none())
+    {
+        attention.push(format!(
+            "- `{}` is overdue since {}: owner {}",
+            row.credential,
+            row.due
+                .map_or("its first rotation".into(), |d| d.to_string()),
+            row.owner
+        ));
+    }
+    if !attention.is_empty() {
+        out.push_str("### Needs attention\n\n");
+        for a in &attention {
+            let _ = writeln!(out, "{a}");
+        }
+        out.push('\n');
+    }
+    let mut sorted: Vec<&DashboardRow> = rows.iter().collect();
+    sorted.sort_by_key(|r| {
+        let rank = match rotation_of(&r.credential) {
+            Some(rot) if stuck(rot) => 0,
+            _ if r.overdue => 1,
+            Some(_) => 2,
+            None => 3,
+        };
+        (rank, r.due, r.credential.clone())
+    });
+    out.push_str("### Credentials\n\n| credential | owner | last rotated | due | now |\n| --- | --- | --- | --- | --- |\n");
+    for r in sorted {
+        let now = match rotation_of(&r.credential) {
+            Some(rot) => format!("`{}`: {}", rot.id, phase_words(rot)),
+            None if r.overdue => "overdue".into(),
+            None => "ok".into(),
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {} |",
+            r.credential,
+            r.owner,
+            r.last_rotated.map_or("unknown".into(), |d| d.to_string()),
+            r.due.map_or("now".into(), |d| d.to_string()),
+            now
+        );
+    }
+    if !active.is_empty() {
+        out.push_str("\n### Rotations under way\n\n");
+        for r in active {
+            let prs: Vec<String> = r
+                .facts
+                .prs
+                .values()
+                .filter_map(|f| f.number.map(|n| format!("#{n}")))
+                .collect();
+            let _ = writeln!(
+                out,
+                "- `{}` of `{}`{}: {}{}",
+                r.id,
+                r.credential,
+                if r.emergency { " (emergency)" } else { "" },
+                phase_words(r),
+                if prs.is_empty() {
+                    String::new()
+                } else {
+                    format!(" · {}", prs.join(", "))
+                }
+            );
+        }
+    }
+    match config_problem {
+        None => out.push_str("\n### Config\n\n`.keyroll.yaml` on the default branch is valid.\n"),
+        Some(p) => {
+            let _ = write!(
+                out,
+                "\n### Config\n\n`.keyroll.yaml` on the default branch has problems; no rotation starts until they are fixed:\n\n```\n{p}\n```\n"
+            );
+        }
+    }
+    out.push_str(
+        "\n### Commands here\n\n`/keyroll rotate <credential> [--emergency] [-- reason]`, `/keyroll status`, `/keyroll plan [credential]`, \
+         `/keyroll rollback <rotation-id> -- reason`, `/keyroll abort <rotation-id> -- reason`, `/keyroll help`\n",
+    );
+    let _ = write!(out, "\n{DASHBOARD_MARKER}\n");
+    out
+}

@@ -636,6 +636,60 @@ impl RepoApi {
         .await
     }
 
+    /// Open issues with `label` whose body holds `marker`: the first one.
+    pub async fn find_issue(&self, label: &str, marker: &str) -> Result<Option<u64>, RestError> {
+        #[derive(Deserialize)]
+        struct Issue {
+            number: u64,
+            #[serde(default)]
+            body: Option<String>,
+        }
+        let list: Vec<Issue> = self
+            .call(
+                Method::GET,
+                &format!(
+                    "/issues?state=open&labels={}&per_page=100",
+                    encode(label, false)
+                ),
+                None,
+            )
+            .await?;
+        Ok(list
+            .into_iter()
+            .find(|i| i.body.as_deref().is_some_and(|b| b.contains(marker)))
+            .map(|i| i.number))
+    }
+
+    pub async fn create_issue(
+        &self,
+        title: &str,
+        body: &str,
+        labels: &[&str],
+    ) -> Result<u64, RestError> {
+        #[derive(Deserialize)]
+        struct Created {
+            number: u64,
+        }
+        let c: Created = self
+            .call(
+                Method::POST,
+                "/issues",
+                Some(json!({ "title": title, "body": body, "labels": labels })),
+            )
+            .await?;
+        Ok(c.number)
+    }
+
+    pub async fn update_issue_body(&self, number: u64, body: &str) -> Result<(), RestError> {
+        self.call::<Value>(
+            Method::PATCH,
+            &format!("/issues/{number}"),
+            Some(json!({ "body": body })),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Reacts to a comment (`eyes`, `+1`, `-1`, `confused`…).
     pub async fn react(&self, comment_id: u64, content: &str) -> Result<(), RestError> {
         self.call::<Value>(

@@ -12,6 +12,7 @@
 //! inputs arrived.
 
 mod commands;
+mod dashboard;
 mod intake;
 pub mod metrics;
 mod reconcile;

@@ -50,19 +50,12 @@ async fn repository(worker: &mut Worker, repo: &str) -> Result<i64, super::Start
     let api = worker
         .api(repo)
         .ok_or_else(|| super::StartError::NotInstalled(repo.to_owned()))?;
-    let mut last: BTreeMap<String, OffsetDateTime> = worker
-        .s
-        .store
-        .last_rotated(repo)
-        .await?
-        .into_iter()
-        .collect();
-    for cred in &config.credentials {
-        if let Some(t) = last_commit(&api, &default, cred).await? {
-            let entry = last.entry(cred.name.clone()).or_insert(t);
-            *entry = (*entry).max(t);
-        }
+    // Read anew at every tick: a person may have rotated something by hand.
+    let dates = commit_dates(&api, &default, &config.credentials).await?;
+    if let Some(state) = worker.repos.get_mut(repo) {
+        state.commit_dates = Some(dates);
     }
+    let last = last_rotated(worker, repo).await?;
     let active: BTreeSet<String> = worker
         .s
         .store
@@ -95,7 +88,55 @@ async fn repository(worker: &mut Worker, repo: &str) -> Result<i64, super::Start
             }
         }
     }
+    super::dashboard::refresh(worker, repo).await?;
     Ok(i64::try_from(overdue).unwrap_or(i64::MAX))
+}
+
+/// When each credential was last rotated, by keyroll or by a person's commit (cached
+/// commit dates, read at the last schedule tick or now).
+pub(super) async fn last_rotated(
+    worker: &mut Worker,
+    repo: &str,
+) -> Result<BTreeMap<String, OffsetDateTime>, super::StartError> {
+    let cached = worker.repos.get(repo).and_then(|r| r.commit_dates.clone());
+    let dates = match cached {
+        Some(d) => d,
+        None => {
+            let state = worker.config(repo).await?;
+            let Ok(config) = state.config else {
+                return Ok(BTreeMap::new());
+            };
+            let default = worker.default_branch(repo).await?;
+            let api = worker
+                .api(repo)
+                .ok_or_else(|| super::StartError::NotInstalled(repo.to_owned()))?;
+            let d = commit_dates(&api, &default, &config.credentials).await?;
+            if let Some(state) = worker.repos.get_mut(repo) {
+                state.commit_dates = Some(d.clone());
+            }
+            d
+        }
+    };
+    let mut last = dates;
+    for (name, t) in worker.s.store.last_rotated(repo).await? {
+        let entry = last.entry(name).or_insert(t);
+        *entry = (*entry).max(t);
+    }
+    Ok(last)
+}
+
+async fn commit_dates(
+    api: &RepoApi,
+    branch: &str,
+    credentials: &[Credential],
+) -> Result<BTreeMap<String, OffsetDateTime>, crate::github::rest::RestError> {
+    let mut out = BTreeMap::new();
+    for cred in credentials {
+        if let Some(t) = last_commit(api, branch, cred).await? {
+            out.insert(cred.name.clone(), t);
+        }
+    }
+    Ok(out)
 }
 
 /// The newest commit on the default branch that rotated `cred` (its trailer) or that a

@@ -149,6 +149,8 @@ pub(super) struct RepoState {
     pub default_branch: Option<String>,
     pub config: Option<ConfigState>,
     pub memo: Arc<Memo>,
+    /// Each credential's newest commit on the default branch (schedule tick).
+    pub commit_dates: Option<std::collections::BTreeMap<String, time::OffsetDateTime>>,
 }
 
 #[derive(Debug)]
@@ -163,7 +165,8 @@ impl Worker {
     async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         let mut stopped = self.s.stopped.clone();
         let mut next_reconcile = Instant::now() + self.s.reconcile_every;
-        let mut next_schedule = Instant::now() + self.s.schedule_every;
+        // The schedule runs at start (due rotations, dashboards), then at its interval.
+        let mut next_schedule = Instant::now();
         let stored = self.s.stored.clone();
         loop {
             let wake = next_reconcile.min(next_schedule);
@@ -324,6 +327,7 @@ impl Worker {
             default_branch: None,
             config: None,
             memo: Arc::new(Memo::default()),
+            commit_dates: None,
         });
         state.installation = inst;
         if let Some(b) = &repository.default_branch {
@@ -445,6 +449,7 @@ impl Worker {
                 default_branch: None,
                 config: None,
                 memo: Arc::new(Memo::default()),
+                commit_dates: None,
             },
         );
         Ok(())
@@ -601,6 +606,10 @@ impl Worker {
         }
         .instrument(span)
         .await;
+        let result = match result {
+            Ok(()) => super::dashboard::refresh(self, repo).await,
+            Err(e) => Err(e),
+        };
         match result {
             Ok(()) => {
                 self.backoff.remove(repo);

@@ -1,0 +1,68 @@
+//! The dashboard issue: one per credentials repository, created by keyroll and edited only
+//! when what it shows changes (a digest of the last text written is kept in the store).
+
+use sha2::{Digest, Sha256};
+
+use super::StartError;
+use super::schedule::last_rotated;
+use super::worker::Worker;
+use crate::effects::render::{self, DashboardRow};
+
+/// The label that marks the dashboard issue (with the hidden marker in its body).
+const LABEL: &str = "keyroll";
+
+/// Rewrites the dashboard of `repo` if its text changed.
+pub(super) async fn refresh(w: &mut Worker, repo: &str) -> Result<(), StartError> {
+    let state = w.config(repo).await?;
+    let (config, problem) = match state.config {
+        Ok(c) => (Some(c), None),
+        Err(p) => (None, Some(p)),
+    };
+    let active = w.s.store.active_rotations(repo).await?;
+    let last = last_rotated(w, repo).await?;
+    let now = w.s.clock.now();
+    let rows: Vec<DashboardRow> = config
+        .iter()
+        .flat_map(|c| c.credentials.iter())
+        .map(|c| {
+            let last = last.get(&c.name).copied();
+            let due = last.map(|t| t + c.max_age.0);
+            DashboardRow {
+                credential: c.name.clone(),
+                owner: c.owner.clone(),
+                last_rotated: last.map(|t| t.date()),
+                due: due.map(|t| t.date()),
+                overdue: due.is_none_or(|d| d <= now),
+            }
+        })
+        .collect();
+    let body = render::dashboard(&rows, &active, problem.as_deref());
+    let digest: String = Sha256::digest(body.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let stored = w.s.store.dashboard(repo).await?;
+    if stored.as_ref().is_some_and(|(_, d)| *d == digest) {
+        return Ok(());
+    }
+    let api = w
+        .api(repo)
+        .ok_or_else(|| StartError::NotInstalled(repo.to_owned()))?;
+    let number = match stored {
+        Some((n, _)) => Some(n),
+        None => api.find_issue(LABEL, render::DASHBOARD_MARKER).await?,
+    };
+    let number = match number {
+        Some(n) => {
+            api.update_issue_body(n, &body).await?;
+            n
+        }
+        None => {
+            api.create_issue(render::DASHBOARD_TITLE, &body, &[LABEL])
+                .await?
+        }
+    };
+    w.s.store.set_dashboard(repo, number, &digest, now).await?;
+    tracing::info!(repository = repo, issue = number, "dashboard updated");
+    Ok(())
+}
