@@ -13,4 +13,7 @@ source tests/tools.sh
 keyroll_tools
 echo "tests/run.sh: $("$KEYROLL_TEST_SOPS" --version 2>/dev/null | head -n 1), $(age --version), target dir $CARGO_TARGET_DIR"
 
+# The simulated GitHub appends every request keyroll sends here; start each run afresh.
+mkdir -p target
+rm -f target/github-requests.jsonl
 cargo test --locked --all-targets "$@"
