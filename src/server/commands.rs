@@ -240,7 +240,9 @@ async fn run(
         (_, _, Some(r)) => Some(r.credential.clone()),
         _ => None,
     };
-    let config = w.config(repo).await?.config.ok();
+    let config_state = w.config(repo).await?.config;
+    let config_problem = config_state.as_ref().err().cloned();
+    let config = config_state.ok();
     let cred = match (&config, &cred_name) {
         (Some(cfg), Some(name)) => cfg.credential(name).cloned(),
         _ => None,
@@ -305,6 +307,12 @@ async fn run(
             Ok(ok("ran", Some(text)))
         }
         Verb::Rotate => {
+            if let Some(problems) = &config_problem {
+                return Ok(Done::refused(
+                    "refused",
+                    at(format!("`.keyroll.yaml` on the default branch has problems; no rotation starts until they are fixed:\n\n```\n{problems}\n```")),
+                ));
+            }
             let Some(cred) = &cred else {
                 return Ok(Done::refused(
                     "invalid",
