@@ -253,7 +253,13 @@ async fn run(
             at("keyroll takes commands only from people with access to this repository.".into()),
         ));
     };
-    if let Err(refusal) = commands::allow(inv, role, place) {
+    // A gate's confirmers are named by the gate (checked below); every other verb by role.
+    let allowed = if inv.verb == Verb::Confirm {
+        commands::allow_place(inv, place)
+    } else {
+        commands::allow(inv, role, place)
+    };
+    if let Err(refusal) = allowed {
         return Ok(Done::refused(
             "denied",
             at(format!(
