@@ -26,7 +26,9 @@ fn approvals_count_only_on_the_current_head_from_named_people() {
     let unmet = t.unmet(&["@acme/platform".into()]);
     assert_eq!(
         unmet,
-        vec!["1 of 2 approving review(s) on the current head commit, from @acme/platform (approvals by @alice were on an earlier commit) (approvals by @bob do not count here)"]
+        vec![
+            "1 of 2 approving review(s) on the current head commit, from @acme/platform (approvals by @alice were on an earlier commit) (approvals by @bob do not count here)"
+        ]
     );
     // A push voided alice's approval; she approves again on the new head.
     let mut again = reviews.to_vec();
@@ -47,16 +49,38 @@ fn changes_requested_blocks_until_approved_or_dismissed() {
     reviews.push(review("erin", "COMMENTED", "head", true));
     assert_eq!(tally(&reviews, "head", 1, None, false).unmet(&[]).len(), 1);
     reviews.push(review("erin", "DISMISSED", "head", true));
-    assert!(tally(&reviews, "head", 1, None, false).unmet(&[]).is_empty());
+    assert!(
+        tally(&reviews, "head", 1, None, false)
+            .unmet(&[])
+            .is_empty()
+    );
     // Someone the config does not name cannot block.
-    let outsider = [review("carol", "APPROVED", "head", true), review("mallory", "CHANGES_REQUESTED", "head", false)];
-    assert!(tally(&outsider, "head", 1, None, false).unmet(&[]).is_empty());
+    let outsider = [
+        review("carol", "APPROVED", "head", true),
+        review("mallory", "CHANGES_REQUESTED", "head", false),
+    ];
+    assert!(
+        tally(&outsider, "head", 1, None, false)
+            .unmet(&[])
+            .is_empty()
+    );
 }
 
 #[test]
 fn the_requester_counts_only_when_the_config_says_so() {
     let reviews = [review("Alice", "APPROVED", "head", true)];
-    assert_eq!(tally(&reviews, "head", 1, Some("alice"), false).approved_by.len(), 0);
-    assert_eq!(tally(&reviews, "head", 1, Some("alice"), true).approved_by, vec!["Alice"]);
-    assert_eq!(tally(&reviews, "head", 1, Some("bob"), false).approved_by, vec!["Alice"]);
+    assert_eq!(
+        tally(&reviews, "head", 1, Some("alice"), false)
+            .approved_by
+            .len(),
+        0
+    );
+    assert_eq!(
+        tally(&reviews, "head", 1, Some("alice"), true).approved_by,
+        vec!["Alice"]
+    );
+    assert_eq!(
+        tally(&reviews, "head", 1, Some("bob"), false).approved_by,
+        vec!["Alice"]
+    );
 }

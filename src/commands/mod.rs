@@ -69,6 +69,8 @@ pub enum Arg {
     Gate,
     /// A rotation id, echoed back so destructive verbs are deliberate.
     RotationId,
+    /// A rotation id where the place does not say which rotation (the dashboard).
+    OptionalRotationId,
 }
 
 /// Whether `-- reason` is needed.
@@ -179,13 +181,13 @@ pub const TABLE: &[Spec] = &[
     Spec {
         verb: Verb::Retry,
         name: "retry",
-        usage: "/keyroll retry [-- reason]",
-        arg: Arg::None,
+        usage: "/keyroll retry [rotation-id] [-- reason]",
+        arg: Arg::OptionalRotationId,
         reason: Reason::Optional,
         role: Role::Operator,
         on_pull_request: true,
-        on_dashboard: false,
-        help: "try a stalled wave or a blocked pull request again",
+        on_dashboard: true,
+        help: "try a stalled wave or a blocked rotation again, or accept a person's push (on the dashboard: name the rotation)",
     },
     Spec {
         verb: Verb::Rollback,

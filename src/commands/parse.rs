@@ -161,7 +161,7 @@ fn parse_line(line: &str) -> Result<Invocation, String> {
         (Arg::Credential | Arg::Gate | Arg::RotationId, None) => {
             return Err(format!("`{}` needs an argument. {}", spec.name, usage()));
         }
-        (Arg::RotationId, Some(id)) if !looks_like_rotation_id(id) => {
+        (Arg::RotationId | Arg::OptionalRotationId, Some(id)) if !looks_like_rotation_id(id) => {
             return Err(format!(
                 "`{id}` is not a rotation id (like R-2026-0042). {}",
                 usage()

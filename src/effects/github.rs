@@ -536,6 +536,13 @@ impl GitHubExecutor {
         }
         self.put_gate(&head, render::gate_output_noted(&unmet, &notes))
             .await?;
+        // A manual credential's draft is ready once the person's value checks out.
+        if unmet.is_empty()
+            && pull.draft == Some(true)
+            && let Some(node) = &pull.node_id
+        {
+            self.repo.mark_ready(node).await?;
+        }
         let automerge = cred.as_ref().is_some_and(|c| c.automerge);
         if unmet.is_empty() && automerge && pull.state == "open" && pull.draft != Some(true) {
             match self.repo.merge(number, &head).await {

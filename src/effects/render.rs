@@ -227,9 +227,18 @@ pub fn phase_words(rotation: &Rotation) -> String {
     }
 }
 
-/// The sticky status comment: where the rotation is, every step with its state, and the
-/// latest news.
+/// The sticky status comment: [`status_text`] and the marker keyroll finds it by.
 pub fn status_comment(rotation: &Rotation, news: &str) -> String {
+    format!(
+        "{}\n{}\n",
+        status_text(rotation, news),
+        status_marker(&rotation.id)
+    )
+}
+
+/// Where the rotation is, every step with its state, and the latest news (also the reply
+/// to `/keyroll status`, which must not carry the sticky comment's marker).
+pub fn status_text(rotation: &Rotation, news: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -271,7 +280,6 @@ pub fn status_comment(rotation: &Rotation, news: &str) -> String {
             );
         }
     }
-    let _ = write!(out, "\n{}\n", status_marker(&rotation.id));
     out
 }
 

@@ -34,6 +34,8 @@ pub enum RestError {
     Blob(String),
     #[error("there is no branch {0}")]
     NoBranch(String),
+    #[error("GitHub's GraphQL API answered with errors: {0}")]
+    GraphQl(String),
 }
 
 impl RestError {
@@ -41,7 +43,10 @@ impl RestError {
     pub fn is_transient(&self) -> bool {
         match self {
             RestError::Api(e) => e.is_transient(),
-            RestError::Shape { .. } | RestError::Blob(_) | RestError::NoBranch(_) => false,
+            RestError::Shape { .. }
+            | RestError::Blob(_)
+            | RestError::NoBranch(_)
+            | RestError::GraphQl(_) => false,
         }
     }
 
@@ -71,6 +76,8 @@ pub struct BranchRef {
 #[derive(Debug, Clone, Deserialize)]
 pub struct PullRequest {
     pub number: u64,
+    #[serde(default)]
+    pub node_id: Option<String>,
     pub state: String,
     #[serde(default)]
     pub merged: Option<bool>,
@@ -403,6 +410,19 @@ impl RepoApi {
         Ok(list.into_iter().max_by_key(|p| p.number))
     }
 
+    /// The pull requests a commit belongs to (merged ones included, unlike a check run's
+    /// own list).
+    pub async fn pulls_of_commit(&self, sha: &str) -> Result<Vec<u64>, RestError> {
+        #[derive(Deserialize)]
+        struct Pull {
+            number: u64,
+        }
+        let list: Vec<Pull> = self
+            .call(Method::GET, &format!("/commits/{sha}/pulls"), None)
+            .await?;
+        Ok(list.into_iter().map(|p| p.number).collect())
+    }
+
     pub async fn pull(&self, number: u64) -> Result<PullRequest, RestError> {
         self.call(Method::GET, &format!("/pulls/{number}"), None)
             .await
@@ -698,6 +718,24 @@ impl RepoApi {
             Some(json!({ "content": content })),
         )
         .await?;
+        Ok(())
+    }
+
+    /// Takes a pull request out of draft. REST cannot; this is GraphQL's
+    /// `markPullRequestReadyForReview`, the one GraphQL call keyroll makes.
+    pub async fn mark_ready(&self, node_id: &str) -> Result<(), RestError> {
+        let query = "mutation($id: ID!) { markPullRequestReadyForReview(input: {pullRequestId: $id}) { pullRequest { isDraft } } }";
+        let answer = self
+            .api
+            .request(
+                Method::POST,
+                "/graphql",
+                Some(&json!({ "query": query, "variables": { "id": node_id } })),
+            )
+            .await?;
+        if let Some(errors) = answer.get("errors") {
+            return Err(RestError::GraphQl(errors.to_string()));
+        }
         Ok(())
     }
 

@@ -247,6 +247,17 @@ async fn run(
         (Some(cfg), Some(name)) => cfg.credential(name).cloned(),
         _ => None,
     };
+    // Nothing starts on a broken config; say why (the dashboard shows it too).
+    if inv.verb == Verb::Rotate
+        && let Some(problems) = &config_problem
+    {
+        return Ok(Done::refused(
+            "refused",
+            at(format!(
+                "`.keyroll.yaml` on the default branch has problems; no rotation starts until they are fixed:\n\n```\n{problems}\n```"
+            )),
+        ));
+    }
     let Some(role) = resolve_role(w, api, c.author, cred.as_ref()).await? else {
         return Ok(Done::refused(
             "denied",
@@ -277,7 +288,7 @@ async fn run(
         Verb::Help => Ok(ok("ran", Some(commands::help(role, place)))),
         Verb::Status => {
             let text = match rotation {
-                Some(r) => super::super::effects::render::status_comment(r, "status asked for"),
+                Some(r) => crate::effects::render::status_text(r, "status asked for"),
                 None if active.is_empty() => "No rotation is under way.".into(),
                 None => active
                     .iter()
@@ -313,12 +324,6 @@ async fn run(
             Ok(ok("ran", Some(text)))
         }
         Verb::Rotate => {
-            if let Some(problems) = &config_problem {
-                return Ok(Done::refused(
-                    "refused",
-                    at(format!("`.keyroll.yaml` on the default branch has problems; no rotation starts until they are fixed:\n\n```\n{problems}\n```")),
-                ));
-            }
             let Some(cred) = &cred else {
                 return Ok(Done::refused(
                     "invalid",
@@ -336,6 +341,26 @@ async fn run(
                         cred.name,
                         busy.id,
                         crate::effects::render::phase_words(busy)
+                    )),
+                ));
+            }
+            // Rotations that share a file wait for each other: say so instead of starting one
+            // that can only stop.
+            let files: Vec<&str> = cred.locations.iter().map(|l| l.file.as_str()).collect();
+            let sharing = active.iter().find_map(|r| {
+                let other = config.as_ref()?.credential(&r.credential)?;
+                let shared = other
+                    .locations
+                    .iter()
+                    .find(|l| files.contains(&l.file.as_str()))?;
+                Some((r, shared.file.clone()))
+            });
+            if let Some((busy, file)) = sharing {
+                return Ok(Done::refused(
+                    "busy",
+                    at(format!(
+                        "`{}` shares `{file}` with `{}`, which `{}` is rotating; start it when that one is done.",
+                        cred.name, busy.credential, busy.id
                     )),
                 ));
             }
@@ -401,6 +426,23 @@ async fn run(
                 ));
             }
             engine_command(w, repo, c, r, Command::Confirm(gate)).await
+        }
+        Verb::Retry if rotation.is_none() => {
+            let id = inv.arg.clone().unwrap_or_default();
+            let Some(r) = active.iter().find(|r| r.id == id) else {
+                return Ok(Done::refused(
+                    "invalid",
+                    at(format!(
+                        "name a rotation under way: `/keyroll retry <rotation-id>`{}",
+                        if id.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (`{id}` is not one)")
+                        }
+                    )),
+                ));
+            };
+            engine_command(w, repo, c, r, Command::Retry).await
         }
         Verb::Hold | Verb::Unhold | Verb::Retry => {
             let Some(r) = rotation else {

@@ -42,10 +42,17 @@ pub(super) async fn tick(worker: &mut Worker) {
 /// Starts what is due in one repository; returns how many credentials are overdue.
 async fn repository(worker: &mut Worker, repo: &str) -> Result<i64, super::StartError> {
     let state = worker.config(repo).await?;
-    let config = state.config.map_err(|problems| super::StartError::Config {
-        repository: repo.to_owned(),
-        problems,
-    })?;
+    let config = match state.config {
+        Ok(c) => c,
+        Err(problems) => {
+            // Nothing starts; the dashboard says why.
+            super::dashboard::refresh(worker, repo).await?;
+            return Err(super::StartError::Config {
+                repository: repo.to_owned(),
+                problems,
+            });
+        }
+    };
     let default = worker.default_branch(repo).await?;
     let api = worker
         .api(repo)

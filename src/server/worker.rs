@@ -378,14 +378,28 @@ impl Worker {
             Event::CheckRun {
                 action,
                 name,
+                head_sha,
                 requested_action: Some(button),
                 pull_requests,
                 ..
             } if action == "requested_action" && name == render::GATE_CHECK => {
-                let (Some(number), Some(sender)) = (pull_requests.first(), &d.context.sender)
-                else {
-                    return Ok("button without a pull request or a sender".into());
+                let Some(sender) = &d.context.sender else {
+                    return Ok("button without a sender".into());
                 };
+                // GitHub lists only open pull requests on a check run; after the merge, ask.
+                let number = match pull_requests.first() {
+                    Some(n) => *n,
+                    None => {
+                        let api = self
+                            .api(&repo)
+                            .ok_or_else(|| StartError::NotInstalled(repo.clone()))?;
+                        match api.pulls_of_commit(head_sha).await?.first() {
+                            Some(n) => *n,
+                            None => return Ok("button on a commit of no pull request".into()),
+                        }
+                    }
+                };
+                let number = &number;
                 let active = store.active_rotations(&repo).await?;
                 let rotation = active.iter().find(|r| r.pr_index(*number).is_some());
                 let text = match (button.as_str(), rotation) {

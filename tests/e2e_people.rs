@@ -1,0 +1,346 @@
+//! End to end, the people around keyroll: who may run which command, what never counts as a
+//! command, approvals on the current head only, automerge where the config allows it, the
+//! gate check's buttons, an emergency started from the dashboard, and the dashboard edited
+//! once per real change.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+mod sim;
+mod world;
+
+use sim::SimOptions;
+use world::{World, alice, carol, mona, pete, rita, sam};
+
+async fn started(w: &World, credential: &str) -> (String, sim::PullSnapshot) {
+    w.tick().await;
+    w.say(
+        w.dashboard(),
+        &alice(),
+        &format!("/keyroll rotate {credential} -- test"),
+    )
+    .await;
+    let id = w.rotation_ids().await.last().cloned().expect("a rotation");
+    (id, w.open_pull())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_changes_nothing_with_any_command() {
+    let w = World::start().await;
+    let (id, pr) = started(&w, "data-api-tokens").await;
+    let dash = w.dashboard();
+    let before = w.phase(&id).await;
+    for (place, body) in [
+        (pr.number, "/keyroll hold -- stop".to_owned()),
+        (pr.number, "/keyroll unhold".to_owned()),
+        (pr.number, "/keyroll retry".to_owned()),
+        (pr.number, "/keyroll confirm jenkins-config".to_owned()),
+        (pr.number, format!("/keyroll rollback {id} -- no")),
+        (pr.number, format!("/keyroll abort {id} -- no")),
+        (dash, "/keyroll rotate session-secret -- no".to_owned()),
+        (
+            dash,
+            "/keyroll rotate session-secret --emergency -- no".to_owned(),
+        ),
+    ] {
+        w.say(place, &carol(), &body).await;
+        let reply = w.last_reply(place);
+        assert!(
+            reply.contains("you have reader") || reply.contains("you are not one of them"),
+            "{body}: {reply}"
+        );
+    }
+    assert_eq!(w.phase(&id).await, before);
+    assert_eq!(w.rotation_ids().await.len(), 1);
+    assert_eq!(w.open_pulls().len(), 1);
+    // Reading works.
+    w.say(pr.number, &carol(), "/keyroll status").await;
+    assert!(w.last_reply(pr.number).contains(&id));
+    w.say(pr.number, &carol(), "/keyroll help").await;
+    insta::assert_snapshot!(
+        "help_for_a_reader_on_a_pull_request",
+        w.last_reply(pr.number)
+    );
+    // Someone with no access at all gets no more than a refusal.
+    w.say(
+        pr.number,
+        &sim::User::person("mallory", 6666),
+        "/keyroll hold",
+    )
+    .await;
+    assert!(
+        w.last_reply(pr.number)
+            .contains("only from people with access"),
+        "{}",
+        w.last_reply(pr.number)
+    );
+    // Every command read is in the log, with its comment.
+    let commands = w.command_log().await;
+    assert!(
+        commands
+            .iter()
+            .filter(|(_, _, outcome)| outcome == "denied")
+            .count()
+            >= 9,
+        "{commands:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotes_code_edits_bots_and_two_commands_run_nothing() {
+    let w = World::start().await;
+    let (id, pr) = started(&w, "data-api-tokens").await;
+    let n = pr.number;
+    for body in [
+        "> /keyroll hold\nquoting the docs",
+        "```\n/keyroll hold\n```",
+        "Try `/keyroll hold` if needed",
+        "<!-- /keyroll hold -->",
+    ] {
+        w.say(n, &sam(), body).await;
+    }
+    assert_eq!(w.phase(&id).await, "open 0");
+    assert!(
+        !w.sim
+            .comments(n)
+            .iter()
+            .any(|c| c.body.contains("is on hold"))
+    );
+    // A bot's command, even an allowed one, is ignored.
+    w.say(n, &sim::User::bot("deploy-bot[bot]", 7777), "/keyroll hold")
+        .await;
+    // Two commands: neither runs; keyroll says why.
+    w.say(n, &sam(), "/keyroll hold\n/keyroll retry").await;
+    assert!(
+        w.last_reply(n).contains("2 command lines"),
+        "{}",
+        w.last_reply(n)
+    );
+    // An edit that adds a command does not run it; keyroll says so once.
+    let comment = w.say(n, &sam(), "looks fine").await;
+    w.sim
+        .edit_comment(comment, &sam(), "looks fine\n/keyroll hold")
+        .await;
+    w.settle().await;
+    w.sim
+        .edit_comment(comment, &sam(), "looks fine\n/keyroll hold -- really")
+        .await;
+    w.settle().await;
+    let said: Vec<_> = w
+        .sim
+        .comments(n)
+        .into_iter()
+        .filter(|c| c.body.contains("does not run edited comments"))
+        .collect();
+    assert_eq!(said.len(), 1);
+    let rotation_held = w.gate(&pr.head_sha).2.contains("on hold");
+    assert!(!rotation_held);
+    // A typo gets a suggestion.
+    w.say(n, &sam(), "/keyroll hodl").await;
+    assert!(w.last_reply(n).contains("Did you mean `hold`?"));
+    // The real thing, acknowledged with reactions, shows on the gate.
+    let cmd = w
+        .say(n, &sam(), "/keyroll hold -- waiting for the release window")
+        .await;
+    let reactions: Vec<String> = w
+        .sim
+        .reactions()
+        .into_iter()
+        .filter(|r| r.comment_id == cmd)
+        .map(|r| r.content)
+        .collect();
+    assert_eq!(reactions, vec!["eyes".to_owned(), "+1".to_owned()]);
+    assert!(w.gate(&pr.head_sha).2.contains("on hold"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_count_on_the_current_head_and_a_push_voids_them() {
+    let w = World::start().await;
+    let (_, pr) = started(&w, "data-api-tokens").await;
+    w.sim.review(pr.number, &mona(), "APPROVED", "").await;
+    w.settle().await;
+    assert_eq!(w.gate(&pr.head_sha).0.as_deref(), Some("success"));
+    // The owner requests changes: blocked, whatever else.
+    w.sim
+        .review(pr.number, &alice(), "CHANGES_REQUESTED", "wait")
+        .await;
+    w.settle().await;
+    let (c, _, summary) = w.gate(&pr.head_sha);
+    assert_eq!(c.as_deref(), Some("failure"));
+    assert!(summary.contains("@alice requested changes"), "{summary}");
+    w.sim
+        .review(pr.number, &alice(), "APPROVED", "ok now")
+        .await;
+    w.settle().await;
+    assert_eq!(w.gate(&pr.head_sha).0.as_deref(), Some("success"));
+    // A push: earlier approvals no longer count (and the push itself waits for retry).
+    let vars = w.sim.file(&pr.head, "vars/production.yaml").unwrap();
+    let head = w
+        .sim
+        .push_to_branch(
+            &pr.head,
+            &[("vars/production.yaml", &vars)],
+            &pete(),
+        )
+        .await;
+    w.sim.review(pr.number, &rita(), "COMMENTED", "hm").await;
+    w.settle().await;
+    let (c, _, summary) = w.gate(&head);
+    assert_eq!(c.as_deref(), Some("failure"));
+    assert!(summary.contains("were on an earlier commit"), "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyroll_merges_only_where_the_config_allows() {
+    let config = std::fs::read_to_string(common::fixture("demo-credentials/.keyroll.yaml"))
+        .unwrap()
+        .replace("  redis-auth:\n    extends: terraform-rotated-date\n", "  redis-auth:\n    extends: terraform-rotated-date\n    automerge: true\n    approvals: { required: 1, from: [\"@acme/marketplace\"] }\n");
+    let mut options = SimOptions::default();
+    options.extra_files.push((".keyroll.yaml".into(), config));
+    let w = World::start_with(options).await;
+    // Not allowed for data-api-tokens: approved, green, still open.
+    let (_, tokens) = started(&w, "data-api-tokens").await;
+    w.sim.review(tokens.number, &mona(), "APPROVED", "").await;
+    w.settle().await;
+    assert_eq!(w.sim.pull(tokens.number).state, "open");
+    // Allowed for redis-auth: keyroll merges once approved.
+    w.say(w.dashboard(), &pete(), "/keyroll rotate redis-auth -- test")
+        .await;
+    let session = w
+        .open_pulls()
+        .into_iter()
+        .find(|p| p.head.starts_with("keyroll/redis-auth/"))
+        .unwrap();
+    assert_eq!(
+        w.sim.pull(session.number).state,
+        "open",
+        "not before an approval"
+    );
+    w.sim.review(session.number, &mona(), "APPROVED", "").await;
+    w.settle().await;
+    assert!(w.sim.pull(session.number).merged, "keyroll merged it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gate_buttons_go_through_the_same_checks() {
+    let w = World::start().await;
+    let (id, pr) = started(&w, "data-api-tokens").await;
+    // A reader's Hold does nothing; an owner's holds.
+    w.sim
+        .press_button(&pr.head_sha, "keyroll/gate", "hold", &carol())
+        .await;
+    w.settle().await;
+    assert!(!w.gate(&pr.head_sha).2.contains("on hold"));
+    w.sim
+        .press_button(&pr.head_sha, "keyroll/gate", "hold", &alice())
+        .await;
+    w.settle().await;
+    assert!(
+        w.gate(&pr.head_sha).2.contains("on hold"),
+        "{:?}",
+        w.gate(&pr.head_sha)
+    );
+    w.say(pr.number, &sam(), "/keyroll unhold").await;
+    w.sim.review(pr.number, &mona(), "APPROVED", "").await;
+    w.settle().await;
+    let merge = w.merge(pr.number, &alice()).await;
+    w.checks(
+        &merge,
+        &[
+            "deploy-search-api",
+            "deploy-data-api",
+            "deploy-frontends",
+            "deploy-scripts",
+        ],
+        "success",
+    )
+    .await;
+    assert_eq!(w.phase(&id).await, "rollout 0.3");
+    // The Confirm button confirms the gate that waits, for the people the gate names.
+    w.sim
+        .press_button(&pr.head_sha, "keyroll/gate", "confirm", &alice())
+        .await;
+    w.settle().await;
+    assert_eq!(w.phase(&id).await, "rollout 0.3");
+    w.sim
+        .press_button(&pr.head_sha, "keyroll/gate", "confirm", &rita())
+        .await;
+    w.settle().await;
+    assert_eq!(
+        w.phase(&id).await,
+        "open 1",
+        "the remove pull request is open"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emergency_from_the_dashboard_and_the_dashboard_edited_once_per_change() {
+    let w = World::start().await;
+    w.tick().await;
+    let dash = w.dashboard();
+    let edits = |w: &World| {
+        w.sim
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PATCH" && r.path.ends_with(&format!("/issues/{dash}")))
+            .count()
+    };
+    // Ticks with nothing new write nothing.
+    w.tick().await;
+    w.tick().await;
+    assert_eq!(edits(&w), 0);
+    // An owner may not start an emergency; an operator may, with a reason.
+    w.say(
+        dash,
+        &alice(),
+        "/keyroll rotate session-secret --emergency -- leaked",
+    )
+    .await;
+    assert!(w.last_reply(dash).contains("needs the operator role"));
+    w.say(dash, &sam(), "/keyroll rotate session-secret --emergency")
+        .await;
+    assert!(w.last_reply(dash).contains("needs a reason"));
+    w.say(
+        dash,
+        &sam(),
+        "/keyroll rotate session-secret --emergency -- posted in #general",
+    )
+    .await;
+    let id = w.rotation_ids().await.last().cloned().unwrap();
+    let pr = w.open_pull();
+    assert_eq!(
+        pr.title,
+        "chore(credentials): rotate session-secret (replace now (emergency))"
+    );
+    let after_start = edits(&w);
+    assert!(after_start >= 1, "the dashboard shows the rotation");
+    let body = w
+        .sim
+        .issues()
+        .into_iter()
+        .find(|i| i.number == dash)
+        .unwrap()
+        .body;
+    assert!(body.contains(&id) && body.contains("(emergency)"), "{body}");
+    w.tick().await;
+    assert_eq!(edits(&w), after_start, "no change, no edit");
+    w.sim.review(pr.number, &mona(), "APPROVED", "").await;
+    w.settle().await;
+    let merge = w.merge(pr.number, &sam()).await;
+    w.checks(&merge, &["deploy-frontends"], "success").await;
+    assert_eq!(w.phase(&id).await, "done");
+    let body = w
+        .sim
+        .issues()
+        .into_iter()
+        .find(|i| i.number == dash)
+        .unwrap()
+        .body;
+    assert!(!body.contains("Rotations under way"), "{body}");
+    let _ = pete();
+}
