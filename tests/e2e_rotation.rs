@@ -56,6 +56,7 @@ async fn data_api_tokens_from_the_dashboard_to_done() {
         w.last_reply(dash)
     );
     assert!(w.rotation_ids().await.is_empty());
+    let requests_before = w.sim.requests().len();
     w.say(
         dash,
         &alice(),
@@ -221,6 +222,11 @@ async fn data_api_tokens_from_the_dashboard_to_done() {
     )
     .await;
     assert_eq!(w.phase(&id).await, "done");
+    let spent: Vec<String> = w.sim.requests()[requests_before..]
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    report_requests(&spent);
 
     // The end state, by the real sops: only the new tokens, in use where they should be.
     let (accepted, app, jenkins) = tokens(&w, "main");
@@ -260,4 +266,44 @@ async fn data_api_tokens_from_the_dashboard_to_done() {
             "a token in the database"
         );
     }
+}
+
+/// Writes what the rotation cost in GitHub API requests to `target/rotation-requests.txt`
+/// (the README quotes it): the total, and how many went to commands and replies.
+fn report_requests(spent: &[String]) {
+    let people = spent
+        .iter()
+        .filter(|r| {
+            r.contains("/reactions") || r.contains("/permission") || r.contains("/memberships/")
+        })
+        .count();
+    let mut by_kind: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for r in spent {
+        let kind: String = r
+            .split('/')
+            .map(|seg| {
+                if seg.chars().any(|c| c.is_ascii_digit()) && seg.len() > 3
+                    || seg.parse::<u64>().is_ok()
+                {
+                    "*"
+                } else {
+                    seg
+                }
+            })
+            .take(7)
+            .collect::<Vec<_>>()
+            .join("/");
+        *by_kind.entry(kind).or_default() += 1;
+    }
+    let mut text = format!(
+        "requests from `/keyroll rotate` to done: {}\n of which commands (reactions, permission and team checks): {people}\n\n",
+        spent.len()
+    );
+    for (k, n) in by_kind {
+        text.push_str(&format!("{n:4}  {k}\n"));
+    }
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/rotation-requests.txt");
+    let _ = std::fs::create_dir_all(path.parent().unwrap());
+    std::fs::write(path, text).unwrap();
 }

@@ -195,3 +195,11 @@ fn serve_names_each_missing_or_bad_setting() {
         assert!(!stderr.contains("PRIVATE KEY"), "{stderr}");
     }
 }
+
+#[test]
+fn serve_help_names_every_setting_and_its_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_keyroll(dir.path(), &["serve", "--help"], &[], None);
+    assert!(out.status.success());
+    insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
+}

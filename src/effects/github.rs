@@ -38,12 +38,25 @@ struct MemoInner {
     comments: HashMap<u64, Option<(u64, String)>>,
     /// The gate check run on a head commit, and what it says.
     gates: HashMap<String, (u64, CheckOutput)>,
+    /// Pull requests this process opened, as it opened them.
+    opened: HashMap<u64, Opened>,
     /// Pull requests whose gate check shows a manual gate waiting, with their head.
     waiting: HashMap<u64, String>,
     /// Whether a login is named by an approvals list.
     eligible: HashMap<(String, String), bool>,
     /// The approvals the default branch's rules require (`Some(None)`: none).
     protection: Option<Option<u32>>,
+}
+
+/// A pull request as keyroll opened it.
+#[derive(Debug, Clone)]
+struct Opened {
+    head: String,
+    draft: bool,
+    node_id: Option<String>,
+    open: bool,
+    /// Opened in this pass: no reviews and no gate check can exist yet.
+    fresh: bool,
 }
 
 impl Memo {
@@ -194,14 +207,6 @@ impl GitHubExecutor {
             receipt: format!("blocked: {reason}"),
             feedback: Some(Input::PrepareFailed { pr, reason }),
         };
-        // Find before create: the pull request of an earlier attempt is this one.
-        match self.repo.pull_for_branch(branch).await {
-            Ok(Some(existing)) => {
-                return Ok(found(existing.number, "found"));
-            }
-            Ok(None) => {}
-            Err(e) => return transient_or(e, "finding the pull request").map(blocked),
-        }
         let read = self.read_base(&rotation.credential).await;
         let (base, config) = match read {
             Ok(r) => r,
@@ -237,7 +242,8 @@ impl GitHubExecutor {
         };
         let made = self.publish(rotation, change, cred, &base, pull).await;
         match made {
-            Ok(number) => Ok(found(number, "opened")),
+            Ok((number, true)) => Ok(found(number, "opened")),
+            Ok((number, false)) => Ok(found(number, "found")),
             Err(e) => transient_or(e, "opening the pull request").map(blocked),
         }
     }
@@ -326,7 +332,7 @@ impl GitHubExecutor {
         cred: &Credential,
         base: &Snapshot,
         pull: Draft<'_>,
-    ) -> Result<u64, RestError> {
+    ) -> Result<(u64, bool), RestError> {
         let Draft {
             branch,
             files,
@@ -344,7 +350,15 @@ impl GitHubExecutor {
             .repo
             .create_commit(&message, &tree, &base.commit)
             .await?;
-        self.repo.set_branch(branch, &commit).await?;
+        // The branch exists only if an earlier attempt made it: its pull request, if any,
+        // is this one (keyroll then writes nothing more); otherwise the branch is keyroll's
+        // leftover and moves to the new commit.
+        if !self.repo.create_branch(branch, &commit).await? {
+            if let Some(existing) = self.repo.pull_for_branch(branch).await? {
+                return Ok((existing.number, false));
+            }
+            self.repo.move_branch(branch, &commit).await?;
+        }
         let title = render::pr_title(&cred.name, change);
         let pull = match self
             .repo
@@ -363,6 +377,16 @@ impl GitHubExecutor {
         };
         self.memo.with(|m| {
             m.comments.insert(pull.number, None);
+            m.opened.insert(
+                pull.number,
+                Opened {
+                    head: pull.head.sha.clone(),
+                    draft: pull.draft == Some(true),
+                    node_id: pull.node_id.clone(),
+                    open: true,
+                    fresh: true,
+                },
+            );
         });
         if !labels.is_empty() {
             self.repo.add_labels(pull.number, labels).await?;
@@ -377,7 +401,7 @@ impl GitHubExecutor {
             commit = %commit,
             "opened pull request"
         );
-        Ok(pull.number)
+        Ok((pull.number, true))
     }
 
     async fn close(&self, number: u64) -> Result<Outcome, ExecError> {
@@ -470,7 +494,19 @@ impl GitHubExecutor {
             },
             _ => return Ok(()),
         };
-        let head = self.repo.pull(number).await?.head.sha;
+        let known = self
+            .memo
+            .with(|m| m.opened.get(&number).map(|o| o.head.clone()))
+            .flatten();
+        let pushed = rotation
+            .facts
+            .prs
+            .get(&pr)
+            .is_some_and(|f| f.edited_by_person);
+        let head = match known {
+            Some(h) if !pushed => h,
+            _ => self.repo.pull(number).await?.head.sha,
+        };
         self.memo.with(|m| m.waiting.insert(number, head.clone()));
         self.put_gate(&head, out).await
     }
@@ -479,21 +515,40 @@ impl GitHubExecutor {
     /// manual value, approvals on its current head), writes the `keyroll/gate` check run, and
     /// merges when nothing does and the config lets keyroll merge.
     async fn gate(&self, rotation: &Rotation, pr: usize, number: u64) -> Result<(), RestError> {
-        let pull = self.repo.pull(number).await?;
-        let head = pull.head.sha.clone();
+        let pushed = rotation
+            .facts
+            .prs
+            .get(&pr)
+            .is_some_and(|f| f.edited_by_person);
+        // What keyroll opened it knows; after a person's push (or a restart) it asks.
+        let known = self
+            .memo
+            .with(|m| m.opened.get(&number).cloned())
+            .flatten()
+            .filter(|_| !pushed);
+        let (pull, known) = match known {
+            Some(k) => (None, k),
+            None => {
+                let p = self.repo.pull(number).await?;
+                let k = Opened {
+                    head: p.head.sha.clone(),
+                    draft: p.draft == Some(true),
+                    node_id: p.node_id.clone(),
+                    open: p.state == "open",
+                    fresh: false,
+                };
+                (Some(p), k)
+            }
+        };
+        let head = known.head.clone();
         let manual = rotation
             .plan
             .get(pr)
             .is_some_and(|p| p.change.needs_new_values())
             && self.manual_pending(rotation, pr);
         let cred = self.credential(&rotation.credential).cloned();
-        let pushed = rotation
-            .facts
-            .prs
-            .get(&pr)
-            .is_some_and(|f| f.edited_by_person);
-        let push_problems = match (&cred, pushed) {
-            (Some(c), true) => Some(self.check_push(rotation, pr, c, &pull).await?),
+        let push_problems = match (&cred, &pull, pushed) {
+            (Some(c), Some(pull), true) => Some(self.check_push(rotation, pr, c, pull).await?),
             _ => None,
         };
         let mut unmet = render::gate_conditions(
@@ -506,7 +561,13 @@ impl GitHubExecutor {
         let mut notes = Vec::new();
         if let Some(cred) = &cred {
             let mut facts = Vec::new();
-            for r in self.repo.reviews(number).await? {
+            // A pull request this pass opened has no reviews yet.
+            let reviews = if known.fresh {
+                Vec::new()
+            } else {
+                self.repo.reviews(number).await?
+            };
+            for r in reviews {
                 let Some(user) = r.user else { continue };
                 let eligible =
                     user.kind != "Bot" && self.eligible(&cred.approvals.from, &user.login).await?;
@@ -534,17 +595,35 @@ impl GitHubExecutor {
                 ));
             }
         }
+        if known.fresh {
+            // Its first gate check: none to find.
+            self.memo.with(|m| {
+                m.gates
+                    .entry(head.clone())
+                    .or_insert((0, CheckOutput::none()));
+                if let Some(o) = m.opened.get_mut(&number) {
+                    o.fresh = false;
+                }
+            });
+        }
         self.put_gate(&head, render::gate_output_noted(&unmet, &notes))
             .await?;
+        let mut draft = known.draft;
         // A manual credential's draft is ready once the person's value checks out.
         if unmet.is_empty()
-            && pull.draft == Some(true)
-            && let Some(node) = &pull.node_id
+            && draft
+            && let Some(node) = &known.node_id
         {
             self.repo.mark_ready(node).await?;
+            draft = false;
+            self.memo.with(|m| {
+                if let Some(o) = m.opened.get_mut(&number) {
+                    o.draft = false;
+                }
+            });
         }
         let automerge = cred.as_ref().is_some_and(|c| c.automerge);
-        if unmet.is_empty() && automerge && pull.state == "open" && pull.draft != Some(true) {
+        if unmet.is_empty() && automerge && known.open && !draft {
             match self.repo.merge(number, &head).await {
                 Ok(()) => {
                     tracing::info!(rotation = %rotation.id, pull_request = number, "merged: approvals and the gate are met, and the config lets keyroll merge")
@@ -680,6 +759,7 @@ impl GitHubExecutor {
         let known = self.memo.with(|m| m.gates.get(head).cloned()).flatten();
         let existing = match known {
             Some((_, last)) if last == out => return Ok(()),
+            Some((0, _)) => None,
             Some((id, _)) => Some(id),
             None => self
                 .repo

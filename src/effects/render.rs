@@ -227,6 +227,23 @@ pub fn phase_words(rotation: &Rotation) -> String {
     }
 }
 
+/// Where a rotation is, coarsely (the dashboard): it changes when a pull request opens or
+/// merges or the rotation stops, not at every wave, so the dashboard is edited seldom.
+pub fn phase_summary(rotation: &Rotation) -> String {
+    let pr_words = |pr: usize| {
+        rotation
+            .plan
+            .get(pr)
+            .map(|p| format!("pull request {} ({})", pr + 1, change_words(p.change)))
+            .unwrap_or_default()
+    };
+    match &rotation.phase {
+        Phase::Preparing { pr } | Phase::Open { pr } => format!("{} open", pr_words(*pr)),
+        Phase::Rollout { pr, .. } => format!("{} merged, rolling out", pr_words(*pr)),
+        _ => phase_words(rotation),
+    }
+}
+
 /// The sticky status comment: [`status_text`] and the marker keyroll finds it by.
 pub fn status_comment(rotation: &Rotation, news: &str) -> String {
     format!(
@@ -444,7 +461,7 @@ pub fn dashboard(
             "- `{}` (`{}`): {}",
             r.credential,
             r.id,
-            phase_words(r)
+            phase_summary(r)
         ));
     }
     for row in rows
@@ -479,7 +496,7 @@ pub fn dashboard(
     out.push_str("### Credentials\n\n| credential | owner | last rotated | due | now |\n| --- | --- | --- | --- | --- |\n");
     for r in sorted {
         let now = match rotation_of(&r.credential) {
-            Some(rot) => format!("`{}`: {}", rot.id, phase_words(rot)),
+            Some(rot) => format!("`{}`: {}", rot.id, phase_summary(rot)),
             None if r.overdue => "overdue".into(),
             None => "ok".into(),
         };
@@ -508,7 +525,7 @@ pub fn dashboard(
                 r.id,
                 r.credential,
                 if r.emergency { " (emergency)" } else { "" },
-                phase_words(r),
+                phase_summary(r),
                 if prs.is_empty() {
                     String::new()
                 } else {

@@ -174,6 +174,19 @@ pub struct CheckOutput {
     pub actions: &'static [CheckAction],
 }
 
+impl CheckOutput {
+    /// Says nothing: what a check run not written yet is compared with.
+    pub fn none() -> Self {
+        Self {
+            name: String::new(),
+            conclusion: None,
+            title: String::new(),
+            summary: String::new(),
+            actions: &[],
+        }
+    }
+}
+
 /// A check run button: GitHub limits the label to 20 characters, the description to 40
 /// and the identifier to 20.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -371,9 +384,8 @@ impl RepoApi {
         Ok(c.sha)
     }
 
-    /// Points `branch` at `sha`, creating it if needed. Only for keyroll's own branches that
-    /// no person has pushed to (the caller checks).
-    pub async fn set_branch(&self, branch: &str, sha: &str) -> Result<(), RestError> {
+    /// Creates `branch` at `sha`; false when it exists already.
+    pub async fn create_branch(&self, branch: &str, sha: &str) -> Result<bool, RestError> {
         let created = self
             .call::<Value>(
                 Method::POST,
@@ -382,19 +394,21 @@ impl RepoApi {
             )
             .await;
         match created {
-            Ok(_) => Ok(()),
-            // Left by an attempt that stopped before opening its pull request.
-            Err(RestError::Api(e)) if e.status() == Some(422) => {
-                self.call::<Value>(
-                    Method::PATCH,
-                    &format!("/git/refs/heads/{}", encode(branch, true)),
-                    Some(json!({ "sha": sha, "force": true })),
-                )
-                .await?;
-                Ok(())
-            }
+            Ok(_) => Ok(true),
+            Err(RestError::Api(e)) if e.status() == Some(422) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// Moves keyroll's own `branch` to `sha` (only one no pull request was opened from).
+    pub async fn move_branch(&self, branch: &str, sha: &str) -> Result<(), RestError> {
+        self.call::<Value>(
+            Method::PATCH,
+            &format!("/git/refs/heads/{}", encode(branch, true)),
+            Some(json!({ "sha": sha, "force": true })),
+        )
+        .await?;
+        Ok(())
     }
 
     /// The pull request of a head branch in this repository, open or not (the newest).

@@ -95,6 +95,9 @@ pub enum Event {
         git_ref: String,
         before: String,
         after: String,
+        /// Every file the pushed commits added, changed or removed; `None` when GitHub left
+        /// the list out (it lists at most 2,048 commits) and the caller must look itself.
+        touched: Option<Vec<String>>,
     },
     Installation {
         action: String,
@@ -231,10 +234,17 @@ pub fn parse(event: &str, body: &[u8]) -> Result<Option<Delivery>, WebhookError>
         }
         "push" => {
             let p: raw::PushEvent = serde_json::from_slice(body).map_err(fail)?;
+            let touched = p.commits.map(|commits| {
+                commits
+                    .into_iter()
+                    .flat_map(|c| c.added.into_iter().chain(c.modified).chain(c.removed))
+                    .collect()
+            });
             Event::Push {
                 git_ref: p.git_ref,
                 before: p.before,
                 after: p.after,
+                touched,
             }
         }
         "installation" => {
@@ -472,6 +482,17 @@ mod raw {
         pub git_ref: String,
         pub before: String,
         pub after: String,
+        pub commits: Option<Vec<PushCommit>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct PushCommit {
+        #[serde(default)]
+        pub added: Vec<String>,
+        #[serde(default)]
+        pub modified: Vec<String>,
+        #[serde(default)]
+        pub removed: Vec<String>,
     }
 
     #[derive(Deserialize)]

@@ -334,9 +334,20 @@ impl Worker {
             state.default_branch = Some(b.clone());
         }
         match &d.event {
-            Event::Push { git_ref, after, .. } => {
+            Event::Push {
+                git_ref,
+                after,
+                touched,
+                ..
+            } => {
                 let default = self.default_branch(&repo).await?;
-                if *git_ref == format!("refs/heads/{default}") {
+                let config_untouched = touched
+                    .as_ref()
+                    .is_some_and(|t| !t.iter().any(|f| f == CONFIG_FILE));
+                let known = self.repos.get(&repo).is_some_and(|s| s.config.is_some());
+                // A push that leaves the config alone needs nothing read (a merge of keyroll's
+                // own pull request, say).
+                if *git_ref == format!("refs/heads/{default}") && !(config_untouched && known) {
                     self.default_branch_moved(&repo, after).await?;
                 }
             }
@@ -511,8 +522,11 @@ impl Worker {
         let api = self
             .api(repo)
             .ok_or_else(|| StartError::NotInstalled(repo.to_owned()))?;
-        let (snap, _) = snapshot::read(&api, head, |_| Vec::new()).await?;
-        let blob = snap.blob_of(CONFIG_FILE).map(str::to_owned);
+        let (_, files) = api.files(head).await?;
+        let blob = files
+            .iter()
+            .find(|f| f.path == CONFIG_FILE)
+            .map(|f| f.sha.clone());
         let known = self.repos.get(repo).and_then(|r| r.config.clone());
         let config = match known {
             Some(k) if k.blob == blob => k.config,
