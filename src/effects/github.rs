@@ -646,10 +646,8 @@ impl GitHubExecutor {
         pull: &crate::github::rest::PullRequest,
     ) -> Result<Vec<String>, RestError> {
         let change = rotation.plan.get(pr).map_or(Change::Add, |p| p.change);
-        let files = |c: &Config| -> Vec<String> {
-            let _ = c;
-            cred.locations.iter().map(|l| l.file.clone()).collect()
-        };
+        let files =
+            |_: &Config| -> Vec<String> { cred.locations.iter().map(|l| l.file.clone()).collect() };
         let changed = self
             .repo
             .changed_files(&pull.base.sha, &pull.head.sha)

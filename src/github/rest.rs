@@ -285,22 +285,6 @@ impl RepoApi {
         }
     }
 
-    /// The tree of a commit.
-    pub async fn commit_tree(&self, commit: &str) -> Result<String, RestError> {
-        #[derive(Deserialize)]
-        struct Commit {
-            tree: Sha,
-        }
-        #[derive(Deserialize)]
-        struct Sha {
-            sha: String,
-        }
-        let c: Commit = self
-            .call(Method::GET, &format!("/git/commits/{commit}"), None)
-            .await?;
-        Ok(c.tree.sha)
-    }
-
     /// The tree of a commit (GitHub takes a commit for a tree here) and every file in it,
     /// recursively.
     pub async fn files(&self, commit: &str) -> Result<(String, Vec<TreeEntry>), RestError> {

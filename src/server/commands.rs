@@ -94,6 +94,67 @@ async fn resolve_role(
     Ok(role)
 }
 
+/// A button pressed on the `keyroll/gate` check run.
+#[derive(Debug)]
+pub(super) struct Press<'a> {
+    pub delivery: &'a str,
+    pub button: &'a str,
+    pub head_sha: &'a str,
+    pub pull_requests: &'a [u64],
+    pub sender: &'a Actor,
+}
+
+/// A gate button, run as the command it stands for (same parser, same checks): Confirm
+/// confirms the gate that waits, Hold and Retry are `hold` and `retry`.
+pub(super) async fn button(w: &mut Worker, repo: &str, p: Press<'_>) -> Result<String, StartError> {
+    // GitHub lists only open pull requests on a check run; after the merge, ask.
+    let number = match p.pull_requests.first() {
+        Some(n) => *n,
+        None => {
+            let api = w
+                .api(repo)
+                .ok_or_else(|| StartError::NotInstalled(repo.to_owned()))?;
+            match api.pulls_of_commit(p.head_sha).await?.first() {
+                Some(n) => *n,
+                None => return Ok("button on a commit of no pull request".into()),
+            }
+        }
+    };
+    let active = w.s.store.active_rotations(repo).await?;
+    let rotation = active.iter().find(|r| r.pr_index(number).is_some());
+    let text = match (p.button, rotation) {
+        ("confirm", Some(r)) => match waiting_gate(r) {
+            Some(gate) => format!("/keyroll confirm {gate}"),
+            None => "/keyroll status".to_owned(),
+        },
+        ("hold", _) => "/keyroll hold".to_owned(),
+        ("retry", _) => "/keyroll retry".to_owned(),
+        _ => return Ok(format!("button {}: nothing to do", p.button)),
+    };
+    let pressed = Comment {
+        delivery: p.delivery,
+        action: "created",
+        issue: number,
+        id: 0,
+        body: &text,
+        author: p.sender,
+        url: None,
+        from_button: true,
+    };
+    comment(w, repo, pressed).await
+}
+
+/// The gate a rotation waits at, if it waits at one.
+fn waiting_gate(r: &Rotation) -> Option<String> {
+    let crate::engine::Phase::Rollout { pr, step } = r.phase else {
+        return None;
+    };
+    match r.plan.get(pr)?.steps.get(step)? {
+        PlannedStep::Gate { name, .. } => Some(name.clone()),
+        PlannedStep::Wave { .. } => None,
+    }
+}
+
 fn describe(inv: &Invocation) -> String {
     let spec = commands::spec(inv.verb);
     let mut out = format!("/keyroll {}", spec.name);

@@ -124,17 +124,6 @@ pub(super) fn spawn(settings: WorkerSettings) -> (Commands, tokio::task::JoinHan
     (Commands(tx), tokio::spawn(worker.run(rx)))
 }
 
-/// The gate a rotation waits at, if it waits at one.
-fn waiting_gate(r: &crate::engine::Rotation) -> Option<String> {
-    let crate::engine::Phase::Rollout { pr, step } = r.phase else {
-        return None;
-    };
-    match r.plan.get(pr)?.steps.get(step)? {
-        crate::engine::PlannedStep::Gate { name, .. } => Some(name.clone()),
-        crate::engine::PlannedStep::Wave { .. } => None,
-    }
-}
-
 /// The config of a repository's default branch, as last read.
 #[derive(Debug, Clone)]
 pub(super) struct ConfigState {
@@ -397,42 +386,14 @@ impl Worker {
                 let Some(sender) = &d.context.sender else {
                     return Ok("button without a sender".into());
                 };
-                // GitHub lists only open pull requests on a check run; after the merge, ask.
-                let number = match pull_requests.first() {
-                    Some(n) => *n,
-                    None => {
-                        let api = self
-                            .api(&repo)
-                            .ok_or_else(|| StartError::NotInstalled(repo.clone()))?;
-                        match api.pulls_of_commit(head_sha).await?.first() {
-                            Some(n) => *n,
-                            None => return Ok("button on a commit of no pull request".into()),
-                        }
-                    }
-                };
-                let number = &number;
-                let active = store.active_rotations(&repo).await?;
-                let rotation = active.iter().find(|r| r.pr_index(*number).is_some());
-                let text = match (button.as_str(), rotation) {
-                    ("confirm", Some(r)) => match waiting_gate(r) {
-                        Some(gate) => format!("/keyroll confirm {gate}"),
-                        None => "/keyroll status".to_owned(),
-                    },
-                    ("hold", _) => "/keyroll hold".to_owned(),
-                    ("retry", _) => "/keyroll retry".to_owned(),
-                    _ => return Ok(format!("button {button}: nothing to do")),
-                };
-                let comment = super::commands::Comment {
+                let press = super::commands::Press {
                     delivery: id,
-                    action: "created",
-                    issue: *number,
-                    id: 0,
-                    body: &text,
-                    author: sender,
-                    url: None,
-                    from_button: true,
+                    button,
+                    head_sha,
+                    pull_requests,
+                    sender,
                 };
-                return super::commands::comment(self, &repo, comment).await;
+                return super::commands::button(self, &repo, press).await;
             }
             _ => {}
         }
