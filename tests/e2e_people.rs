@@ -182,11 +182,7 @@ async fn approvals_count_on_the_current_head_and_a_push_voids_them() {
     let vars = w.sim.file(&pr.head, "vars/production.yaml").unwrap();
     let head = w
         .sim
-        .push_to_branch(
-            &pr.head,
-            &[("vars/production.yaml", &vars)],
-            &pete(),
-        )
+        .push_to_branch(&pr.head, &[("vars/production.yaml", &vars)], &pete())
         .await;
     w.sim.review(pr.number, &rita(), "COMMENTED", "hm").await;
     w.settle().await;
