@@ -213,10 +213,20 @@ impl Worker {
             if batch.is_empty() {
                 break;
             }
-            for hook in batch {
-                if self.read_webhook(&hook).await.is_err() {
-                    return;
-                }
+            let mut read = Vec::with_capacity(batch.len());
+            for hook in &batch {
+                read.push((hook.seq, self.read_webhook(hook).await));
+            }
+            // One transaction (one sync to disk) for the whole batch. A crash before it
+            // reads the batch again: every input it made is deduplicated by its id.
+            if let Err(e) = self
+                .s
+                .store
+                .finish_webhooks(&read, self.s.clock.now())
+                .await
+            {
+                tracing::error!(error = %e, "recording deliveries as read");
+                return;
             }
         }
         let repos = match self.s.store.repositories_with_work().await {
@@ -239,10 +249,11 @@ impl Worker {
         }
     }
 
-    async fn read_webhook(&mut self, hook: &StoredWebhook) -> Result<(), StoreError> {
+    /// Parses and handles one stored delivery; what came of it, for the store.
+    async fn read_webhook(&mut self, hook: &StoredWebhook) -> String {
         let span =
             tracing::info_span!("delivery", delivery = %hook.delivery_id, event = %hook.event);
-        let outcome = async {
+        async {
             match webhook::parse(&hook.event, &hook.body) {
                 Err(e) => {
                     tracing::warn!(error = %e, "unreadable delivery");
@@ -259,12 +270,7 @@ impl Worker {
             }
         }
         .instrument(span)
-        .await;
-        self.s
-            .store
-            .finish_webhook(hook.seq, &outcome, self.s.clock.now())
-            .await
-            .inspect_err(|e| tracing::error!(error = %e, "recording a delivery as read"))
+        .await
     }
 
     async fn handle(&mut self, id: &str, d: &Delivery) -> Result<String, StartError> {

@@ -63,6 +63,9 @@ pub struct PendingEffect {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// The same database, for writes whose loss in a power cut costs nothing but a repeat
+    /// (marking deliveries read: reading one again is harmless); they skip the sync to disk.
+    relaxed: SqlitePool,
 }
 
 fn stamp(t: OffsetDateTime) -> String {
@@ -85,10 +88,18 @@ impl Store {
         let max = if url.contains(":memory:") { 1 } else { 4 };
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("src/store/migrations").run(&pool).await?;
-        Ok(Self { pool })
+        let relaxed = if url.contains(":memory:") {
+            pool.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options.synchronous(SqliteSynchronous::Normal))
+                .await?
+        };
+        Ok(Self { pool, relaxed })
     }
 
     /// Whether the database answers and the migrations are applied (for `/readyz`).

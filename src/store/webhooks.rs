@@ -98,19 +98,26 @@ impl Store {
             .collect())
     }
 
-    /// Marks a delivery read, with what came of it, and drops its body.
-    pub async fn finish_webhook(
+    /// Marks deliveries read, each with what came of it, and drops their bodies: one
+    /// transaction for the batch.
+    pub async fn finish_webhooks(
         &self,
-        seq: i64,
-        outcome: &str,
+        read: &[(i64, String)],
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE webhooks SET processed_at = ?, outcome = ?, body = NULL WHERE seq = ?")
-            .bind(stamp(now))
+        let at = stamp(now);
+        let mut tx = self.relaxed.begin().await?;
+        for (seq, outcome) in read {
+            sqlx::query(
+                "UPDATE webhooks SET processed_at = ?, outcome = ?, body = NULL WHERE seq = ?",
+            )
+            .bind(&at)
             .bind(outcome)
             .bind(seq)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
