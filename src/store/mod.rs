@@ -66,6 +66,9 @@ pub struct Store {
     /// The same database, for writes whose loss in a power cut costs nothing but a repeat
     /// (marking deliveries read: reading one again is harmless); they skip the sync to disk.
     relaxed: SqlitePool,
+    /// Taken by the busiest writers (intake, and the worker marking deliveries read) so they
+    /// never collide in SQLite, whose busy handler would otherwise sleep for milliseconds.
+    write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 fn stamp(t: OffsetDateTime) -> String {
@@ -86,8 +89,10 @@ impl Store {
             .foreign_keys(true);
         // One connection for an in-memory database (each would be its own database).
         let max = if url.contains(":memory:") { 1 } else { 4 };
+        // No ping before each use: a local file does not drop connections.
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("src/store/migrations").run(&pool).await?;
@@ -96,10 +101,15 @@ impl Store {
         } else {
             SqlitePoolOptions::new()
                 .max_connections(1)
+                .test_before_acquire(false)
                 .connect_with(options.synchronous(SqliteSynchronous::Normal))
                 .await?
         };
-        Ok(Self { pool, relaxed })
+        Ok(Self {
+            pool,
+            relaxed,
+            write_turn: std::sync::Arc::default(),
+        })
     }
 
     /// Whether the database answers and the migrations are applied (for `/readyz`).

@@ -61,6 +61,7 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<Vec<bool>, StoreError> {
         let received = stamp(now);
+        let _turn = self.write_turn.lock().await;
         let mut tx = self.pool.begin().await?;
         let mut fresh = Vec::with_capacity(batch.len());
         for w in batch {
@@ -106,6 +107,7 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let at = stamp(now);
+        let _turn = self.write_turn.lock().await;
         let mut tx = self.relaxed.begin().await?;
         for (seq, outcome) in read {
             sqlx::query(
