@@ -262,7 +262,12 @@ pub(super) async fn comment(
         ),
         Parsed::One(inv) => {
             let line = describe(&inv);
-            let done = run(w, &api, repo, &c, &inv, place, rotation.as_ref(), &active).await?;
+            let scene = Scene {
+                place,
+                rotation: rotation.as_ref(),
+                active: &active,
+            };
+            let done = run(w, &api, repo, &c, &inv, scene).await?;
             (line, done)
         }
     };
@@ -283,17 +288,27 @@ pub(super) async fn comment(
     Ok(format!("command: {}", done.outcome))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Where a command was given: the place, the rotation of the pull request it was given
+/// on, and every rotation under way in the repository.
+struct Scene<'a> {
+    place: Place,
+    rotation: Option<&'a Rotation>,
+    active: &'a [Rotation],
+}
+
 async fn run(
     w: &mut Worker,
     api: &RepoApi,
     repo: &str,
     c: &Comment<'_>,
     inv: &Invocation,
-    place: Place,
-    rotation: Option<&Rotation>,
-    active: &[Rotation],
+    scene: Scene<'_>,
 ) -> Result<Done, StartError> {
+    let Scene {
+        place,
+        rotation,
+        active,
+    } = scene;
     let at = |text: String| format!("@{} {text}", c.author.login);
     // The credential the command is about: named, or the pull request's.
     let cred_name = match (inv.verb, &inv.arg, rotation) {
