@@ -203,3 +203,47 @@ fn serve_help_names_every_setting_and_its_variable() {
     assert!(out.status.success());
     insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
 }
+
+#[tokio::test]
+async fn deliveries_read_long_ago_are_forgotten_and_the_rest_kept() {
+    use keyroll::store::{NewWebhook, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite://{}", dir.path().join("k.db").display()))
+        .await
+        .unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let hook = |id: &str| NewWebhook {
+        delivery_id: id.into(),
+        event: "ping".into(),
+        body: bytes::Bytes::from_static(b"{}"),
+    };
+    assert_eq!(
+        store
+            .insert_webhooks(&[hook("old"), hook("unread")], now)
+            .await
+            .unwrap(),
+        vec![true, true]
+    );
+    let pending = store.pending_webhooks(10).await.unwrap();
+    store
+        .finish_webhooks(&[(pending[0].seq, "pong".into())], now)
+        .await
+        .unwrap();
+    // A week later: the read one goes, the unread one stays.
+    assert_eq!(
+        store
+            .prune_webhooks(now + time::Duration::days(1))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.pending_webhooks(10).await.unwrap().len(), 1);
+    // Its id is free again; the unread one is still a duplicate.
+    assert_eq!(
+        store
+            .insert_webhooks(&[hook("old"), hook("unread")], now)
+            .await
+            .unwrap(),
+        vec![true, false]
+    );
+}

@@ -166,23 +166,7 @@ impl GitHubExecutor {
                 cred.name
             ));
         }
-        let now = self.clock.now();
-        let values = if change.needs_new_values() {
-            Some(generate::generate(cred, now).map_err(|e| e.to_string())?)
-        } else {
-            None
-        };
-        let set = changeset::build(
-            change,
-            cred,
-            values.as_ref(),
-            Base {
-                files: &base,
-                ids: &self.ids,
-                now,
-            },
-        )
-        .map_err(|e| e.to_string())?;
+        let set = self.build_change(change, cred, &base)?;
         Ok(Plan {
             credential: cred,
             rotation: "preview",
@@ -248,22 +232,20 @@ impl GitHubExecutor {
         }
     }
 
-    /// The change set and the body of a pull request keyroll writes itself.
-    fn prepare(
+    /// The change set of `change` on `base`, with new values generated where it needs them.
+    fn build_change(
         &self,
-        rotation: &Rotation,
-        pr: usize,
         change: Change,
         cred: &Credential,
         base: &Snapshot,
-    ) -> Result<(BTreeMap<String, String>, String), String> {
+    ) -> Result<changeset::ChangeSet, String> {
         let now = self.clock.now();
         let values = if change.needs_new_values() {
             Some(generate::generate(cred, now).map_err(|e| e.to_string())?)
         } else {
             None
         };
-        let set = changeset::build(
+        changeset::build(
             change,
             cred,
             values.as_ref(),
@@ -273,7 +255,19 @@ impl GitHubExecutor {
                 now,
             },
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())
+    }
+
+    /// The change set and the body of a pull request keyroll writes itself.
+    fn prepare(
+        &self,
+        rotation: &Rotation,
+        pr: usize,
+        change: Change,
+        cred: &Credential,
+        base: &Snapshot,
+    ) -> Result<(BTreeMap<String, String>, String), String> {
+        let set = self.build_change(change, cred, base)?;
         if set.files.is_empty() {
             return Err(format!(
                 "the {change} change of {} changes no file: is it rotated already?",

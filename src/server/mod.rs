@@ -125,7 +125,7 @@ async fn metrics_text(State(app): State<AppState>) -> ([(HeaderName, &'static st
     )
 }
 
-/// A running server: its address, a handle to start rotations, and its stop switch.
+/// A running server: its address, a handle to nudge its worker, and its stop switch.
 #[derive(Debug)]
 pub struct Running {
     pub addr: SocketAddr,
@@ -136,17 +136,6 @@ pub struct Running {
 }
 
 impl Running {
-    /// Starts a rotation of `credential` in `repository` (what the schedule and, later,
-    /// `/keyroll rotate` do); returns its id.
-    pub async fn start_rotation(
-        &self,
-        repository: &str,
-        credential: &str,
-        emergency: bool,
-    ) -> Result<String, StartError> {
-        self.commands.start(repository, credential, emergency).await
-    }
-
     /// Runs the reconcile and schedule ticks now (tests; an operator's nudge).
     pub async fn tick_now(&self) {
         self.commands.tick().await;

@@ -58,18 +58,10 @@ pub enum StartError {
     Runtime(#[from] RuntimeError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("the worker has stopped")]
-    Stopped,
 }
 
 #[derive(Debug)]
 enum Command {
-    Start {
-        repository: String,
-        credential: String,
-        emergency: bool,
-        reply: oneshot::Sender<Result<String, StartError>>,
-    },
     Tick(oneshot::Sender<()>),
     Settle(oneshot::Sender<()>),
 }
@@ -79,25 +71,6 @@ enum Command {
 pub struct Commands(mpsc::Sender<Command>);
 
 impl Commands {
-    pub async fn start(
-        &self,
-        repository: &str,
-        credential: &str,
-        emergency: bool,
-    ) -> Result<String, StartError> {
-        let (reply, answer) = oneshot::channel();
-        self.0
-            .send(Command::Start {
-                repository: repository.to_owned(),
-                credential: credential.to_owned(),
-                emergency,
-                reply,
-            })
-            .await
-            .map_err(|_| StartError::Stopped)?;
-        answer.await.map_err(|_| StartError::Stopped)?
-    }
-
     pub async fn tick(&self) {
         let (reply, done) = oneshot::channel();
         if self.0.send(Command::Tick(reply)).await.is_ok() {
@@ -171,10 +144,6 @@ impl Worker {
                 }
                 cmd = commands.recv() => match cmd {
                     None => return,
-                    Some(Command::Start { repository, credential, emergency, reply }) => {
-                        let started = self.start(&repository, &credential, emergency, None).await;
-                        let _ = reply.send(started);
-                    }
                     Some(Command::Tick(reply)) => {
                         next_reconcile = Instant::now();
                         next_schedule = Instant::now();
@@ -186,6 +155,7 @@ impl Worker {
             self.pass(settle.is_some()).await;
             if Instant::now() >= next_schedule {
                 schedule::tick(&mut self).await;
+                self.forget_old_deliveries().await;
                 next_schedule = Instant::now() + self.s.schedule_every;
             }
             if Instant::now() >= next_reconcile {
@@ -196,6 +166,17 @@ impl Worker {
                 self.pass(true).await;
                 let _ = reply.send(());
             }
+        }
+    }
+
+    /// Deliveries read more than a week ago are dropped: GitHub redelivers within days,
+    /// so their ids are no longer needed to drop duplicates.
+    async fn forget_old_deliveries(&self) {
+        let before = self.s.clock.now() - time::Duration::days(7);
+        match self.s.store.prune_webhooks(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deliveries = n, "forgot deliveries read over a week ago"),
+            Err(e) => tracing::warn!(error = %e, "could not forget old deliveries"),
         }
     }
 

@@ -327,28 +327,6 @@ impl Store {
         Ok(row.is_some())
     }
 
-    /// The command log of a repository: (actor login, command, outcome, comment url).
-    pub async fn commands(
-        &self,
-        repository: &str,
-    ) -> Result<Vec<(String, String, String, Option<String>)>, StoreError> {
-        let rows = sqlx::query("SELECT actor_login, command, outcome, comment_url FROM commands WHERE repository = ? ORDER BY seq")
-            .bind(repository)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                (
-                    r.get("actor_login"),
-                    r.get("command"),
-                    r.get("outcome"),
-                    r.get("comment_url"),
-                )
-            })
-            .collect())
-    }
-
     /// The dashboard issue of a repository and the digest of what keyroll last wrote.
     pub async fn dashboard(&self, repository: &str) -> Result<Option<(u64, String)>, StoreError> {
         let row =

@@ -242,12 +242,17 @@ impl World {
         }
     }
 
+    /// A connection to keyroll's database, to read what it stored.
+    async fn db_pool(&self) -> sqlx::SqlitePool {
+        sqlx::SqlitePool::connect(&format!("sqlite://{}", self.db().display()))
+            .await
+            .unwrap()
+    }
+
     /// The phase of a rotation, as the store has it.
     pub async fn phase(&self, rotation: &str) -> String {
         use sqlx::Row;
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", self.db().display()))
-            .await
-            .unwrap();
+        let pool = self.db_pool().await;
         let row = sqlx::query("SELECT phase FROM rotations WHERE id = ?")
             .bind(rotation)
             .fetch_one(&pool)
@@ -261,9 +266,7 @@ impl World {
     /// The id of the only rotation started so far.
     pub async fn rotation_ids(&self) -> Vec<String> {
         use sqlx::Row;
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", self.db().display()))
-            .await
-            .unwrap();
+        let pool = self.db_pool().await;
         let rows = sqlx::query("SELECT id FROM rotations ORDER BY created_at")
             .fetch_all(&pool)
             .await
@@ -275,9 +278,7 @@ impl World {
     /// The command log: (actor, command, outcome).
     pub async fn command_log(&self) -> Vec<(String, String, String)> {
         use sqlx::Row;
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", self.db().display()))
-            .await
-            .unwrap();
+        let pool = self.db_pool().await;
         let rows = sqlx::query("SELECT actor_login, command, outcome FROM commands ORDER BY seq")
             .fetch_all(&pool)
             .await
