@@ -1,12 +1,13 @@
 //! Finds every place a value is used across a repository's SOPS files: the runbooks' "find
 //! where the key is used" step, without a `sops -d | grep` loop. Files are decrypted in
-//! parallel, one worker per core.
+//! parallel, one worker per core. The fingerprint key file is never searched: its value is
+//! not a credential's, and no search may confirm a guess of it.
 
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::fingerprint::Fingerprint;
+use crate::fingerprint::{self, Fingerprint, FingerprintKey};
 use crate::repo::Files;
 use crate::sops::{Format, Identities, PlainValue, SopsFile};
 
@@ -15,9 +16,9 @@ use crate::sops::{Format, Identities, PlainValue, SopsFile};
 pub enum Needle {
     /// Any of these values, also inside a longer value (a delimited list, a URL).
     Values(Vec<PlainValue>),
-    /// A value whose fingerprint starts with this (a whole value, or one part of a value
-    /// split at `,`, `:`, `;` or a space).
-    Fingerprint(String),
+    /// A value whose fingerprint under the repository's key starts with `prefix` (a whole
+    /// value, or one part of a value split at `,`, `:`, `;` or a space).
+    Fingerprint { prefix: String, key: FingerprintKey },
 }
 
 /// One place a value was found.
@@ -46,7 +47,7 @@ pub fn search(files: &dyn Files, ids: &Identities, needle: &Needle) -> Found {
     let candidates: Vec<String> = files
         .list()
         .into_iter()
-        .filter(|p| Format::from_path(Path::new(p)).is_some())
+        .filter(|p| Format::from_path(Path::new(p)).is_some() && !fingerprint::is_key_file(p))
         .collect();
     let next = AtomicUsize::new(0);
     let found = Mutex::new(Found::default());
@@ -127,12 +128,14 @@ fn matches(needle: &Needle, value: &PlainValue) -> bool {
         Needle::Values(wanted) => wanted
             .iter()
             .any(|w| !w.is_empty() && contains(value.expose(), w.expose())),
-        Needle::Fingerprint(fp) => {
-            Fingerprint::of(value).matches(fp)
+        Needle::Fingerprint { prefix, key } => {
+            Fingerprint::of(value, key).matches(prefix)
                 || value
                     .expose()
                     .split(|b| matches!(b, b',' | b':' | b';' | b' '))
-                    .any(|part| !part.is_empty() && Fingerprint::of_bytes(part).matches(fp))
+                    .any(|part| {
+                        !part.is_empty() && Fingerprint::of_bytes(part, key).matches(prefix)
+                    })
         }
     }
 }

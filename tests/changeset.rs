@@ -12,6 +12,7 @@ mod common;
 
 use common::*;
 use keyroll::changeset::{self, Base, ChangeError, ChangeSet, Phase};
+use keyroll::fingerprint::FingerprintKey;
 use keyroll::generate;
 use keyroll::policy::{self, Config, Credential, Role};
 use keyroll::repo::WorkTree;
@@ -22,6 +23,7 @@ struct Repo {
     dir: tempfile::TempDir,
     config: Config,
     ids: Identities,
+    key: Option<FingerprintKey>,
 }
 
 impl Repo {
@@ -32,7 +34,13 @@ impl Repo {
         let text = edit(std::fs::read_to_string(dir.path().join(".keyroll.yaml")).unwrap());
         let config = policy::parse(".keyroll.yaml", &text).unwrap();
         let ids = Identities::from_file(&fixture("demo-age-key.txt")).unwrap();
-        Self { dir, config, ids }
+        let key = FingerprintKey::load(&WorkTree::new(dir.path()), &ids).unwrap();
+        Self {
+            dir,
+            config,
+            ids,
+            key,
+        }
     }
 
     fn cred(&self, name: &str) -> &Credential {
@@ -50,6 +58,7 @@ impl Repo {
             files: &files,
             ids: &self.ids,
             now: OffsetDateTime::now_utc() + time::Duration::hours(1),
+            fingerprint_key: self.key.as_ref(),
         };
         changeset::build(phase, self.cred(cred), new, base)
     }
@@ -67,6 +76,7 @@ impl Repo {
             files: &files,
             ids: &self.ids,
             now: OffsetDateTime::now_utc(),
+            fingerprint_key: self.key.as_ref(),
         };
         changeset::read_current(self.cred(cred), base)
             .unwrap()
@@ -337,4 +347,78 @@ fn list_accept_locations_gain_and_lose_items() {
         );
         assert!(String::from_utf8_lossy(&out.stdout).contains("unrelated-value"));
     }
+}
+
+/// A value has one fingerprint wherever it is: the old Jenkins token is in the accept list
+/// of vars/production.yaml and in jenkins-vars/jenkins.yaml. Another key gives other
+/// fingerprints; no key gives none (and still tells changed locations from unchanged ones).
+#[test]
+fn a_value_has_one_fingerprint_in_every_file_under_the_repository_key() {
+    let mut repo = Repo::new(|t| t);
+    let name = "data-api-tokens";
+    let new = generate::generate(repo.cred(name), OffsetDateTime::now_utc()).unwrap();
+    let jenkins_before = |set: &ChangeSet| {
+        let accept = &set.locations[0];
+        let jenkins = &set.locations[2];
+        assert!(jenkins.file.starts_with("jenkins-vars/"));
+        let in_accept = accept
+            .before
+            .iter()
+            .find(|s| s.slot.as_deref() == Some("J"))
+            .unwrap()
+            .fingerprint
+            .clone();
+        (in_accept, jenkins.before[0].fingerprint.clone())
+    };
+
+    let set = repo.build(Phase::Add, name, Some(&new)).unwrap();
+    assert!(set.keyed);
+    let (in_accept, in_jenkins) = jenkins_before(&set);
+    assert!(in_accept.is_some());
+    assert_eq!(in_accept, in_jenkins, "one value, one fingerprint");
+
+    repo.key = Some(FingerprintKey::generate().unwrap());
+    let other = repo.build(Phase::Add, name, Some(&new)).unwrap();
+    let (other_accept, other_jenkins) = jenkins_before(&other);
+    assert_eq!(other_accept, other_jenkins);
+    assert_ne!(other_accept, in_accept, "another key, another fingerprint");
+
+    repo.key = None;
+    let unkeyed = repo.build(Phase::Add, name, Some(&new)).unwrap();
+    assert!(!unkeyed.keyed);
+    assert!(
+        unkeyed
+            .locations
+            .iter()
+            .flat_map(|l| l.before.iter().chain(&l.after))
+            .all(|s| s.fingerprint.is_none())
+    );
+    let changed = |set: &ChangeSet| {
+        set.locations
+            .iter()
+            .map(|l| l.changed())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(changed(&unkeyed), changed(&set));
+    assert!(
+        changed(&unkeyed).iter().all(|c| *c),
+        "add changes every location"
+    );
+}
+
+/// The key file is never a credential's location: reading or changing it is refused.
+#[test]
+fn the_fingerprint_key_file_is_never_rotated() {
+    let repo = Repo::new(|t| {
+        t.replace(
+            "credentials:\n",
+            "credentials:\n  fingerprints:\n    extends: random-password\n    owner: \"@acme/platform\"\n    locations:\n      - { file: .keyroll/fingerprint-key.yaml, path: [fingerprint_key], role: use }\n    rollout:\n      - { wave: all-apps, checks: [deploy-frontends] }\n",
+        )
+    });
+    let new = generate::generate(repo.cred("fingerprints"), OffsetDateTime::now_utc()).unwrap();
+    let err = repo
+        .build(Phase::Add, "fingerprints", Some(&new))
+        .unwrap_err();
+    assert!(matches!(err, ChangeError::FingerprintKeyFile(_)), "{err}");
+    assert!(err.to_string().contains("never rotates"), "{err}");
 }

@@ -17,6 +17,27 @@ mod world;
 
 use world::{World, alice, carol, leaves, logs, mona, pete, rita, sam};
 
+/// The demo repository's fingerprint key, as its file holds it (64 hex digits).
+fn fingerprint_key_text() -> String {
+    let path = common::fixture("demo-credentials/.keyroll/fingerprint-key.yaml");
+    let file = keyroll::sops::SopsFile::parse(
+        std::fs::read_to_string(path).unwrap(),
+        keyroll::sops::Format::Yaml,
+    )
+    .unwrap();
+    let ids = keyroll::sops::Identities::from_file(&common::fixture("demo-age-key.txt")).unwrap();
+    let opened = file.open(&ids).unwrap();
+    let path = keyroll::sops::TreePath::keys(&["fingerprint_key"]);
+    let text = opened.get(&path).unwrap().unwrap().expose_str().unwrap();
+    assert_eq!(text.len(), 64);
+    text.to_owned()
+}
+
+fn fingerprint_key() -> keyroll::fingerprint::FingerprintKey {
+    let text = keyroll::sops::PlainValue::str(&fingerprint_key_text());
+    keyroll::fingerprint::FingerprintKey::from_value(&text).unwrap()
+}
+
 /// The API tokens of the demo's data API, by where they sit.
 fn tokens(w: &World, git_ref: &str) -> (Vec<String>, String, String) {
     let vars = leaves(&w.decrypted(git_ref, "vars/production.yaml"));
@@ -119,7 +140,10 @@ async fn data_api_tokens_from_the_dashboard_to_done() {
     }
     assert!(app.starts_with('A') && app != old_app && new.contains(&app));
     assert!(jenkins.starts_with('J') && jenkins != old_jenkins && new.contains(&jenkins));
-    // The body shows fingerprints, never a value.
+    // The body shows fingerprints under the repository's key, never a value.
+    let key = fingerprint_key();
+    let fp = keyroll::fingerprint::Fingerprint::of_bytes(old_app.as_bytes(), &key).to_string();
+    assert!(add.body.contains(&format!("`{fp}`")), "{}", add.body);
     for v in new.iter().chain(&old_accepted) {
         assert!(
             !add.body.contains(v.as_str()),
@@ -243,8 +267,14 @@ async fn data_api_tokens_from_the_dashboard_to_done() {
     // Nothing keyroll sent GitHub was outside the API it knows.
     assert!(w.sim.unhandled().is_empty(), "{:?}", w.sim.unhandled());
 
-    // No value reached a request (outside SOPS ciphertext), a log line or the database.
-    let secrets: Vec<String> = new.iter().chain(&old_accepted).cloned().collect();
+    // No value, and not the fingerprint key, reached a request (outside SOPS ciphertext), a
+    // log line or the database.
+    let secrets: Vec<String> = new
+        .iter()
+        .chain(&old_accepted)
+        .cloned()
+        .chain([fingerprint_key_text()])
+        .collect();
     for r in w.sim.requests() {
         let body = r.body.to_string();
         for s in &secrets {

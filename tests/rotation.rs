@@ -16,7 +16,11 @@ use std::path::Path;
 use std::process::Output;
 
 use common::*;
+use keyroll::fingerprint::{Fingerprint, FingerprintKey};
 use keyroll::policy::{self, Role, Target};
+use keyroll::repo::WorkTree;
+use keyroll::sops::Identities;
+use sha2::Digest;
 
 /// Every plaintext value of the demo repository, to check no output ever shows one.
 const DEMO_SECRETS: &[&str] = &[
@@ -40,6 +44,24 @@ struct Demo {
 impl Demo {
     fn new() -> Self {
         let (dir, repo) = demo_git_repo();
+        let default_branch = repo.head().unwrap().shorthand().unwrap().to_owned();
+        Self {
+            dir,
+            repo,
+            default_branch,
+        }
+    }
+
+    /// The demo repository as it was before it had a fingerprint key.
+    fn without_fingerprint_key() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        copy_tree(&fixture("demo-credentials"), dir.path());
+        std::fs::remove_dir_all(dir.path().join(".keyroll")).unwrap();
+        let repo = git2::Repository::init(dir.path()).unwrap();
+        commit_all(&repo, "demo credentials without a fingerprint key");
+        let mut config = repo.config().unwrap();
+        config.set_str("user.name", "demo").unwrap();
+        config.set_str("user.email", "demo@example.com").unwrap();
         let default_branch = repo.head().unwrap().shorthand().unwrap().to_owned();
         Self {
             dir,
@@ -382,17 +404,43 @@ fn plan_output() {
     ] {
         let out = demo.keyroll(&args, None);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-        let shown = mask(&String::from_utf8_lossy(&out.stdout));
+        let plain = String::from_utf8_lossy(&out.stdout);
+        for v in DEMO_OLD_VALUES {
+            assert!(
+                !plain.contains(&unkeyed(v)),
+                "an unkeyed fingerprint of {v}"
+            );
+        }
+        let shown = mask(&plain);
         insta::assert_snapshot!(name, shown);
     }
+}
+
+/// The demo repository's fingerprint key, decrypted with the demo identity.
+fn demo_key() -> FingerprintKey {
+    let ids = Identities::from_file(&fixture("demo-age-key.txt")).unwrap();
+    FingerprintKey::load(&WorkTree::new(fixture("demo-credentials")), &ids)
+        .unwrap()
+        .expect("the demo repository has a fingerprint key")
+}
+
+/// The first 12 hex digits of a value's plain SHA-256: what fingerprints were before they
+/// were keyed, and what nobody may ever see again.
+fn unkeyed(value: &str) -> String {
+    sha2::Sha256::digest(value.as_bytes())
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Masks what changes from run to run: new values' fingerprints, the year in rotation ids,
 /// today's date.
 fn mask(text: &str) -> String {
+    let key = demo_key();
     let old: Vec<String> = DEMO_OLD_VALUES
         .iter()
-        .map(|v| keyroll::fingerprint::Fingerprint::of_bytes(v.as_bytes()).to_string())
+        .map(|v| Fingerprint::of_bytes(v.as_bytes(), &key).to_string())
         .collect();
     let fp = regex::Regex::new(r"\b[0-9a-f]{12}\b").unwrap();
     let masked = fp.replace_all(text, |c: &regex::Captures<'_>| {
@@ -553,7 +601,7 @@ fn status_and_where_used() {
         String::from_utf8_lossy(&out.stdout)
     );
 
-    let fp = keyroll::fingerprint::Fingerprint::of_bytes(b"Jold-search-jenkins-77c0").to_string();
+    let fp = Fingerprint::of_bytes(b"Jold-search-jenkins-77c0", &demo_key()).to_string();
     let out = demo.keyroll(&["where-used", "--fingerprint", &fp], None);
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -572,4 +620,211 @@ fn status_and_where_used() {
         "the old password is gone after the rotation"
     );
     assert!(!text(&out).contains("c3f8"));
+}
+
+/// Without a fingerprint key nothing is hashed: plans show "(no fingerprint key)" and how to
+/// create the key, rotations still work, `validate` names the command, and a fingerprint
+/// cannot be looked up. `fingerprint-key init` then creates a key the real sops opens, and
+/// plans show keyed fingerprints from the next commit on.
+#[test]
+fn without_a_fingerprint_key_values_are_not_fingerprinted_until_init() {
+    let demo = Demo::without_fingerprint_key();
+    let out = demo.keyroll(&["plan", "data-api-tokens"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let plan = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(plan.contains("before  A (no fingerprint key)"), "{plan}");
+    assert!(plan.contains("keyroll fingerprint-key init"), "{plan}");
+    let hex = regex::Regex::new(r"\b[0-9a-f]{12}\b").unwrap();
+    assert!(
+        !hex.is_match(&plan),
+        "a hash in a plan without a key:\n{plan}"
+    );
+    let out = demo.keyroll(&["plan", "session-secret", "--markdown"], None);
+    let md = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        md.contains("| (no fingerprint key)<br>(no fingerprint key) |"),
+        "{md}"
+    );
+    assert!(!md.contains("SHA-256") && !hex.is_match(&md), "{md}");
+
+    let out = demo.keyroll(&["validate"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("no fingerprint key")
+            && text(&out).contains("keyroll fingerprint-key init"),
+        "{}",
+        text(&out)
+    );
+    let out = demo.keyroll(&["where-used", "--fingerprint", "abcdef123456"], None);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    assert!(text(&out).contains("no fingerprint key"), "{}", text(&out));
+    let out = demo.keyroll(&["fingerprint-key", "of"], Some("x"));
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+
+    // A rotation still goes through; its commit touches no key.
+    let out = demo.keyroll(&["rotate", "database-password", "--phase", "add"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // init writes the key file into the working tree, encrypted by .sops.yaml's rule.
+    let out = demo.keyroll(&["fingerprint-key", "init"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let key_file = demo.path().join(".keyroll/fingerprint-key.yaml");
+    let by_sops = sops(
+        demo.path(),
+        &fixture("demo-age-key.txt"),
+        &["-d", ".keyroll/fingerprint-key.yaml"],
+    );
+    assert!(
+        by_sops.status.success(),
+        "{}",
+        String::from_utf8_lossy(&by_sops.stderr)
+    );
+    let plaintext = String::from_utf8(by_sops.stdout).unwrap();
+    let hex_key = plaintext
+        .lines()
+        .find_map(|l| l.strip_prefix("fingerprint_key: "))
+        .unwrap()
+        .to_owned();
+    assert_eq!(hex_key.len(), 64);
+    assert!(!text(&out).contains(&hex_key));
+    // Never replaced.
+    let before = std::fs::read_to_string(&key_file).unwrap();
+    let out = demo.keyroll(&["fingerprint-key", "init"], None);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), before);
+
+    // Committed, it keys every fingerprint; `fingerprint-key of` gives the same ones.
+    commit_all(&demo.repo, "fingerprint key");
+    let out = demo.keyroll(&["plan", "data-api-tokens"], None);
+    let plan = String::from_utf8_lossy(&out.stdout).into_owned();
+    let ids = Identities::from_file(&fixture("demo-age-key.txt")).unwrap();
+    let key = FingerprintKey::load(&WorkTree::new(demo.path()), &ids)
+        .unwrap()
+        .unwrap();
+    let fp = Fingerprint::of_bytes(b"Aold-app-token-6f1c", &key).to_string();
+    assert!(plan.contains(&format!("before  A {fp}")), "{plan}");
+    assert_ne!(
+        fp,
+        Fingerprint::of_bytes(b"Aold-app-token-6f1c", &demo_key()).to_string()
+    );
+    let out = demo.keyroll(&["fingerprint-key", "of"], Some("Aold-app-token-6f1c\n"));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{fp}\n"));
+    let out = demo.keyroll(&["where-used", "--value-stdin"], Some(&hex_key));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("0 places in 2 SOPS files"),
+        "the key file is never searched: {}",
+        text(&out)
+    );
+    assert!(!plan.contains(&hex_key));
+}
+
+/// init refuses recipients that could fingerprint values they cannot read, and a
+/// repository whose .sops.yaml has no rule for the key file; validate refuses a key file
+/// that keyroll cannot open and a credential that points at the key file.
+#[test]
+fn fingerprint_key_readers_and_uses_are_checked() {
+    let demo = Demo::without_fingerprint_key();
+    let other = &keys().other;
+    let out = demo.keyroll(&["fingerprint-key", "init", "--age", other], None);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!(
+            "recipient {other} cannot decrypt vars/production.yaml"
+        )),
+        "{}",
+        text(&out)
+    );
+    assert!(!demo.path().join(".keyroll/fingerprint-key.yaml").exists());
+
+    std::fs::write(
+        demo.path().join(".sops.yaml"),
+        "creation_rules:\n  - path_regex: ^vars/.*$\n    age: age1cmfvel96zepq34yy3terpqfgr2mfytajwyh3xh9e3rq4er4fyczq0atr5l\n",
+    )
+    .unwrap();
+    let out = demo.keyroll(&["fingerprint-key", "init"], None);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    assert!(
+        text(&out).contains("path_regex: ^\\.keyroll/fingerprint-key\\.yaml$"),
+        "{}",
+        text(&out)
+    );
+
+    // A key file only someone else can open.
+    let demo_recipient = "age1cmfvel96zepq34yy3terpqfgr2mfytajwyh3xh9e3rq4er4fyczq0atr5l";
+    let out = demo.keyroll(
+        &[
+            "fingerprint-key",
+            "init",
+            "--age",
+            &format!("{demo_recipient},{other}"),
+        ],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "wider readers are refused: {}",
+        text(&out)
+    );
+    let key_file = demo.path().join(".keyroll/fingerprint-key.yaml");
+    std::fs::create_dir_all(key_file.parent().unwrap()).unwrap();
+    let foreign = keyroll::sops::encrypt(
+        FingerprintKey::generate().unwrap().to_plaintext().expose(),
+        keyroll::sops::Format::Yaml,
+        &keyroll::sops::EncryptOptions::for_recipients(vec![other.clone()]),
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    std::fs::write(&key_file, foreign).unwrap();
+    let out = demo.keyroll(&["validate"], None);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    assert!(
+        text(&out).contains(".keyroll/fingerprint-key.yaml: ")
+            && text(&out).contains(&format!("recipient {other} cannot decrypt")),
+        "{}",
+        text(&out)
+    );
+    commit_all(&demo.repo, "a key keyroll cannot open");
+    let out = demo.keyroll(&["plan", "database-password"], None);
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "never shown without fingerprints instead"
+    );
+    assert!(
+        text(&out).contains(".keyroll/fingerprint-key.yaml: "),
+        "{}",
+        text(&out)
+    );
+    std::fs::copy(
+        fixture("demo-credentials/.keyroll/fingerprint-key.yaml"),
+        &key_file,
+    )
+    .unwrap();
+
+    // A credential pointing at the key file.
+    let config = std::fs::read_to_string(demo.path().join(".keyroll.yaml")).unwrap();
+    std::fs::write(
+        demo.path().join(".keyroll.yaml"),
+        config.replace(
+            "      - { file: vars/production.yaml, path: [database, password], role: use }",
+            "      - { file: .keyroll/fingerprint-key.yaml, path: [fingerprint_key], role: use }",
+        ),
+    )
+    .unwrap();
+    let out = demo.keyroll(&["validate"], None);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    assert!(
+        text(&out).contains(".keyroll/fingerprint-key.yaml: holds keyroll's fingerprint key"),
+        "{}",
+        text(&out)
+    );
+    commit_all(&demo.repo, "a credential on the key file");
+    let out = demo.keyroll(&["plan", "database-password"], None);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    assert!(
+        text(&out).contains("never rotates or shows"),
+        "{}",
+        text(&out)
+    );
 }

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use time::OffsetDateTime;
 
-use crate::fingerprint::Fingerprint;
+use crate::fingerprint::{self, Fingerprint, FingerprintKey};
 use crate::generate::NewValues;
 use crate::policy::{Credential, InsertAt, Location, Role, SwitchMode, Target, ValueFormat};
 use crate::repo::Files;
@@ -76,11 +76,12 @@ impl fmt::Display for Phase {
     }
 }
 
-/// A value as people see it: its slot and fingerprint.
+/// A value as people see it: its slot and fingerprint (`None` when the repository has no
+/// fingerprint key).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Shown {
     pub slot: Option<String>,
-    pub fingerprint: Fingerprint,
+    pub fingerprint: Option<Fingerprint>,
 }
 
 /// One location's values before and after the phase.
@@ -92,11 +93,14 @@ pub struct LocationChange {
     pub slot: Option<String>,
     pub before: Vec<Shown>,
     pub after: Vec<Shown>,
+    /// Whether the values differ, decided on the values themselves: without a fingerprint
+    /// key every value is shown alike.
+    pub values_changed: bool,
 }
 
 impl LocationChange {
     pub fn changed(&self) -> bool {
-        self.before != self.after
+        self.values_changed
     }
 }
 
@@ -110,6 +114,8 @@ pub struct ChangeSet {
     pub locations: Vec<LocationChange>,
     /// The age recipients of each SOPS file the phase touches.
     pub recipients: BTreeMap<String, Vec<String>>,
+    /// Whether values are shown as fingerprints (the repository has a fingerprint key).
+    pub keyed: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +138,8 @@ pub enum ChangeError {
     },
     #[error("{0} changes nothing: every location already holds what it would write")]
     NothingToChange(Phase),
+    #[error("{0} holds keyroll's fingerprint key, which keyroll never rotates or shows")]
+    FingerprintKeyFile(String),
 }
 
 /// What a change set is computed from.
@@ -140,6 +148,9 @@ pub struct Base<'a> {
     pub files: &'a dyn Files,
     pub ids: &'a Identities,
     pub now: OffsetDateTime,
+    /// The repository's fingerprint key, read from the same files (`None`: it has none, and
+    /// values are shown without fingerprints).
+    pub fingerprint_key: Option<&'a FingerprintKey>,
 }
 
 impl fmt::Debug for Base<'_> {
@@ -223,6 +234,9 @@ pub fn read_current(cred: &Credential, base: Base<'_>) -> Result<Current, Change
     let mut per_location = Vec::new();
     let mut cache: BTreeMap<&str, SopsFile> = BTreeMap::new();
     for loc in &cred.locations {
+        if fingerprint::is_key_file(&loc.file) {
+            return Err(ChangeError::FingerprintKeyFile(loc.file.clone()));
+        }
         let text = read_text(base.files, &loc.file)?;
         let values = match &loc.target {
             Target::Sops(path) => {
@@ -450,7 +464,7 @@ fn write(
             vals.iter()
                 .map(|v| Shown {
                     slot: cred.slot_of(v.expose()).map(|s| s.name.clone()),
-                    fingerprint: Fingerprint::of(v),
+                    fingerprint: fingerprint::shown(v, base.fingerprint_key),
                 })
                 .collect()
         };
@@ -461,6 +475,7 @@ fn write(
             slot: loc.slot.clone(),
             before: shown(before),
             after: shown(after),
+            values_changed: before != after,
         });
         if before == after {
             continue;
@@ -502,6 +517,7 @@ fn write(
         files,
         locations,
         recipients,
+        keyed: base.fingerprint_key.is_some(),
     })
 }
 

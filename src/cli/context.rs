@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::{Exit, Failure};
+use crate::fingerprint::{FingerprintKey, KeyError};
 use crate::policy::{self, CONFIG_FILE, Config};
 use crate::repo::{CommitFiles, Files, Repo, RepoError};
 use crate::sops::Identities;
@@ -58,6 +59,20 @@ pub fn read_config(files: &dyn Files, place: &Path) -> Result<String, Failure> {
     String::from_utf8(bytes).map_err(|_| Failure {
         exit: Exit::Config,
         message: format!("{CONFIG_FILE} is not UTF-8 text"),
+    })
+}
+
+/// The repository's fingerprint key in `files`; `None` when it has none.
+pub fn fingerprint_key(
+    files: &dyn Files,
+    ids: &Identities,
+) -> Result<Option<FingerprintKey>, Failure> {
+    FingerprintKey::load(files, ids).map_err(|e| Failure {
+        exit: match &e {
+            KeyError::Sops(source) => Exit::for_error(source),
+            _ => Exit::Config,
+        },
+        message: e.to_string(),
     })
 }
 

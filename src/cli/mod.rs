@@ -3,6 +3,7 @@
 
 mod context;
 mod exit;
+mod fingerprint_key;
 mod rotate;
 mod serve;
 mod simulate;
@@ -47,6 +48,12 @@ enum Command {
     WhereUsed(where_used::WhereUsedArgs),
     /// Print the JSON Schema of .keyroll.yaml.
     Schema,
+    /// The repository's fingerprint key (.keyroll/fingerprint-key.yaml): fingerprints of
+    /// values are an HMAC-SHA-256 under it, so only its readers can compute or compare them.
+    FingerprintKey {
+        #[command(subcommand)]
+        command: fingerprint_key::FingerprintKeyCommand,
+    },
     /// Read, check and edit SOPS files (age recipients), with minimal diffs.
     #[command(after_long_help = exit::EXIT_CODE_HELP, after_help = exit::EXIT_CODE_HELP)]
     Sops {
@@ -68,6 +75,7 @@ pub fn main() -> ExitCode {
         Command::WhereUsed(args) => where_used::run(args),
         Command::Serve(args) => serve::run(*args),
         Command::Schema => rotate::print(&crate::policy::json_schema()),
+        Command::FingerprintKey { command } => fingerprint_key::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use clap::Args;
 use time::OffsetDateTime;
 
-use super::context::{RepoArgs, config_at, credential, repo_failure};
+use super::context::{RepoArgs, config_at, credential, fingerprint_key, repo_failure};
 use super::{Exit, Failure};
 use crate::changeset::{self, Base, ChangeError, ChangeSet, Phase};
 use crate::generate::{self, NewValues};
@@ -70,11 +70,13 @@ fn prepare(
     let files = repo.head_files().map_err(repo_failure)?;
     let (config, _) = config_at(&files)?;
     let ids = repo_args.identities()?;
+    let key = fingerprint_key(&files, &ids)?;
     let now = OffsetDateTime::now_utc();
     let base = Base {
         files: &files,
         ids: &ids,
         now,
+        fingerprint_key: key.as_ref(),
     };
     let cred = credential(&config, name)?;
     let values = new_values(cred, phase, value_stdin, base)?;
@@ -274,7 +276,9 @@ pub fn change_failure(e: ChangeError) -> Failure {
     let exit = match &e {
         ChangeError::Sops { source, .. } => Exit::for_error(source),
         ChangeError::NotApplicable { .. } | ChangeError::NothingToChange(_) => Exit::InvalidInput,
-        ChangeError::MissingFile(_) | ChangeError::Location { .. } => Exit::Config,
+        ChangeError::MissingFile(_)
+        | ChangeError::Location { .. }
+        | ChangeError::FingerprintKeyFile(_) => Exit::Config,
     };
     Failure {
         exit,

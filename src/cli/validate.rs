@@ -26,8 +26,12 @@ pub fn run(args: ValidateArgs) -> Result<(), Failure> {
     })?;
     let ids = args.repo.identities()?;
     let problems = validate::check(&config, CONFIG_FILE, &text, &tree, &ids);
-    if !problems.is_empty() {
-        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    let files = super::fingerprint_key::location_files(&config);
+    let paths: Vec<&str> = files.iter().map(String::as_str).collect();
+    let key = crate::fingerprint::check(&tree, &paths, &ids);
+    if !problems.is_empty() || !key.problems.is_empty() {
+        let mut lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        lines.extend(key.problems);
         return Err(Failure {
             exit: Exit::Config,
             message: lines.join("\n"),
@@ -35,8 +39,9 @@ pub fn run(args: ValidateArgs) -> Result<(), Failure> {
     }
     let n = config.credentials.len();
     let locations: usize = config.credentials.iter().map(|c| c.locations.len()).sum();
+    let note = key.note().map(|n| format!("{n}\n")).unwrap_or_default();
     print(&format!(
-        "{}: OK, {n} credentials, {locations} locations\n",
+        "{}: OK, {n} credentials, {locations} locations\n{note}",
         Path::new(&args.repo.repo).join(CONFIG_FILE).display()
     ))
 }

@@ -6,11 +6,12 @@ use std::io::Read;
 use clap::Args;
 use time::OffsetDateTime;
 
-use super::context::{RepoArgs, config_at, credential, repo_failure};
+use super::context::{RepoArgs, config_at, credential, fingerprint_key, repo_failure};
 use super::rotate::{change_failure, print};
 use super::{Exit, Failure};
 use crate::changeset::{self, Base};
-use crate::repo::{Repo, WorkTree};
+use crate::fingerprint::{INIT_COMMAND, KEY_FILE};
+use crate::repo::{Files, Repo, WorkTree};
 use crate::sops::PlainValue;
 use crate::where_used::{Needle, search};
 
@@ -19,7 +20,8 @@ use crate::where_used::{Needle, search};
 pub struct WhereUsedArgs {
     /// Look for the values a credential's locations hold now (read at HEAD).
     pub credential: Option<String>,
-    /// Look for a value by fingerprint (the 12 hex digits plans show; 6 or more).
+    /// Look for a value by fingerprint (the 12 hex digits plans show; 6 or more), computed
+    /// with the repository's fingerprint key.
     #[arg(long, value_name = "FP")]
     pub fingerprint: Option<String>,
     /// Read the value to look for from standard input.
@@ -34,8 +36,24 @@ pub struct WhereUsedArgs {
 
 pub fn run(args: WhereUsedArgs) -> Result<(), Failure> {
     let ids = args.repo.identities()?;
+    // A git checkout is searched at HEAD, like every other repository command; a plain
+    // folder as it is on disk. The fingerprint key comes from the same files.
+    let files: Box<dyn Files> = match Repo::open(&args.repo.repo) {
+        Ok(repo) => Box::new(repo.head_files().map_err(repo_failure)?),
+        Err(_) => Box::new(WorkTree::new(&args.repo.repo)),
+    };
     let needle = if let Some(fp) = &args.fingerprint {
-        Needle::Fingerprint(fp.clone())
+        let key = fingerprint_key(files.as_ref(), &ids)?.ok_or_else(|| Failure {
+            exit: Exit::Config,
+            message: format!(
+                "this repository has no fingerprint key ({KEY_FILE}), so no value has a \
+                 fingerprint to look up; create it with `{INIT_COMMAND}`"
+            ),
+        })?;
+        Needle::Fingerprint {
+            prefix: fp.clone(),
+            key,
+        }
     } else if args.value_stdin {
         let mut text = zeroize::Zeroizing::new(String::new());
         std::io::stdin()
@@ -55,16 +73,12 @@ pub fn run(args: WhereUsedArgs) -> Result<(), Failure> {
             files: &files,
             ids: &ids,
             now: OffsetDateTime::now_utc(),
+            fingerprint_key: None,
         };
         let current = changeset::read_current(cred, base).map_err(change_failure)?;
         Needle::Values(current.per_location.into_iter().flatten().collect())
     };
-    // A git checkout is searched at HEAD, like every other repository command; a plain
-    // folder as it is on disk.
-    let found = match Repo::open(&args.repo.repo) {
-        Ok(repo) => search(&repo.head_files().map_err(repo_failure)?, &ids, &needle),
-        Err(_) => search(&WorkTree::new(&args.repo.repo), &ids, &needle),
-    };
+    let found = search(files.as_ref(), &ids, &needle);
     if args.json {
         let text = serde_json::to_string_pretty(&found).map_err(|e| Failure {
             exit: Exit::Other,

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::changeset::{self, Base, Phase as Change};
 use crate::engine::{Effect, Input, Phase, PlannedStep, Rotation};
+use crate::fingerprint::{self, FingerprintKey};
 use crate::generate;
 use crate::github::rest::{CheckOutput, RepoApi, RestError, listed};
 use crate::github::snapshot::{self, Snapshot};
@@ -46,6 +47,8 @@ struct MemoInner {
     eligible: HashMap<(String, String), bool>,
     /// The approvals the default branch's rules require (`Some(None)`: none).
     protection: Option<Option<u32>>,
+    /// The fingerprint key, by the blob id of its file: read and decrypted once per version.
+    fingerprint_keys: HashMap<String, Arc<FingerprintKey>>,
 }
 
 /// A pull request as keyroll opened it.
@@ -152,6 +155,35 @@ impl GitHubExecutor {
         .await
     }
 
+    /// The fingerprint key of the default branch head `base` (`Ok(None)`: it has none).
+    /// `Err(Ok(reason))` when the key file is there but does not open: the plan is refused
+    /// rather than shown without fingerprints; `Err(Err(e))` for a failed read.
+    async fn fingerprint_key(
+        &self,
+        base: &Snapshot,
+    ) -> Result<Option<Arc<FingerprintKey>>, Result<String, RestError>> {
+        let Some(blob) = base.blob_of(fingerprint::KEY_FILE).map(str::to_owned) else {
+            return Ok(None);
+        };
+        if let Some(known) = self
+            .memo
+            .with(|m| m.fingerprint_keys.get(&blob).cloned())
+            .flatten()
+        {
+            return Ok(Some(known));
+        }
+        let bytes = self.repo.blob(&blob).await.map_err(Err)?;
+        let key = Arc::new(
+            FingerprintKey::from_file_text(bytes, &self.ids).map_err(|e| Ok(e.to_string()))?,
+        );
+        self.memo.with(|m| {
+            // Old versions are of no use once the default branch moved on.
+            m.fingerprint_keys.clear();
+            m.fingerprint_keys.insert(blob, key.clone());
+        });
+        Ok(Some(key))
+    }
+
     /// What pull request `change` of `cred` would change now, as its body would show it;
     /// nothing is written. (The values are generated and dropped: only fingerprints show.)
     pub async fn preview(&self, cred: &Credential, change: Change) -> Result<String, String> {
@@ -166,7 +198,12 @@ impl GitHubExecutor {
                 cred.name
             ));
         }
-        let set = self.build_change(change, cred, &base)?;
+        let key = match self.fingerprint_key(&base).await {
+            Ok(k) => k,
+            Err(Ok(reason)) => return Err(reason),
+            Err(Err(e)) => return Err(e.to_string()),
+        };
+        let set = self.build_change(change, cred, &base, key.as_deref())?;
         Ok(Plan {
             credential: cred,
             rotation: "preview",
@@ -211,7 +248,12 @@ impl GitHubExecutor {
         let prepared = if manual {
             self.prepare_manual(rotation, pr, cred)
         } else {
-            self.prepare(rotation, pr, change, cred, &base)
+            let key = match self.fingerprint_key(&base).await {
+                Ok(k) => k,
+                Err(Ok(reason)) => return Ok(blocked(reason)),
+                Err(Err(e)) => return transient_or(e, "reading the fingerprint key").map(blocked),
+            };
+            self.prepare(rotation, pr, change, cred, &base, key.as_deref())
         };
         let (files, body) = match prepared {
             Ok(p) => p,
@@ -238,6 +280,7 @@ impl GitHubExecutor {
         change: Change,
         cred: &Credential,
         base: &Snapshot,
+        fingerprint_key: Option<&FingerprintKey>,
     ) -> Result<changeset::ChangeSet, String> {
         let now = self.clock.now();
         let values = if change.needs_new_values() {
@@ -253,6 +296,7 @@ impl GitHubExecutor {
                 files: base,
                 ids: &self.ids,
                 now,
+                fingerprint_key,
             },
         )
         .map_err(|e| e.to_string())
@@ -266,8 +310,9 @@ impl GitHubExecutor {
         change: Change,
         cred: &Credential,
         base: &Snapshot,
+        fingerprint_key: Option<&FingerprintKey>,
     ) -> Result<(BTreeMap<String, String>, String), String> {
-        let set = self.build_change(change, cred, base)?;
+        let set = self.build_change(change, cred, base, fingerprint_key)?;
         if set.files.is_empty() {
             return Err(format!(
                 "the {change} change of {} changes no file: is it rotated already?",

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use crate::changeset::{self, Base};
 use crate::engine::{Effect, Input, Rotation};
+use crate::fingerprint::FingerprintKey;
 use crate::generate;
 use crate::policy::Config;
 use crate::repo::Repo;
@@ -86,11 +87,13 @@ impl LocalExecutor {
                 ))
             })?;
         let files = repo.head_files().map_err(|e| fail(&e))?;
+        let key = FingerprintKey::load(&files, &self.ids).map_err(|e| fail(&e))?;
         let now = OffsetDateTime::now_utc();
         let base = Base {
             files: &files,
             ids: &self.ids,
             now,
+            fingerprint_key: key.as_ref(),
         };
         let values = if change.needs_new_values() {
             Some(generate::generate(cred, now).map_err(|e| fail(&e))?)

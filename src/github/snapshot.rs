@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::rest::{RepoApi, RestError, TreeEntry};
+use crate::fingerprint;
 use crate::policy::{self, CONFIG_FILE, Config, Problem};
 use crate::repo::Files;
 use crate::sops::Identities;
@@ -99,7 +100,7 @@ pub async fn check_config(
     commit: &str,
     ids: &Identities,
 ) -> Result<(Option<Config>, Option<String>), RestError> {
-    let (snap, config) = read(repo, commit, |c| {
+    let (mut snap, config) = read(repo, commit, |c| {
         c.credentials
             .iter()
             .flat_map(|cred| cred.locations.iter().map(|l| l.file.clone()))
@@ -110,12 +111,24 @@ pub async fn check_config(
         Ok(c) => c,
         Err(problems) => return Ok((None, Some(problems))),
     };
+    fetch(repo, &mut snap, fingerprint::KEY_FILE).await?;
     let text = snap.config_text().unwrap_or_default();
     let problems: Vec<Problem> = policy::validate::check(&config, CONFIG_FILE, &text, &snap, ids);
-    if problems.is_empty() {
+    let mut files: Vec<&str> = config
+        .credentials
+        .iter()
+        .flat_map(|c| c.locations.iter().map(|l| l.file.as_str()))
+        .collect();
+    files.sort_unstable();
+    files.dedup();
+    // A missing key is not a problem (values are shown without fingerprints); a key file
+    // that does not open, or that more people can read than the files it fingerprints, is.
+    let key = fingerprint::check(&snap, &files, ids);
+    if problems.is_empty() && key.problems.is_empty() {
         Ok((Some(config), None))
     } else {
-        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        let mut lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        lines.extend(key.problems);
         Ok((None, Some(lines.join("\n"))))
     }
 }

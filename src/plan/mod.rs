@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::changeset::{ChangeSet, LocationChange, Phase, Shown};
+use crate::fingerprint::{self, INIT_COMMAND, KEY_FILE};
 use crate::policy::{Credential, Role, Step};
 
 /// Everything a plan shows.
@@ -68,6 +69,13 @@ impl Plan<'_> {
                 let _ = writeln!(out, "      unchanged  {}", shown(&l.before));
             }
         }
+        if !self.change.keyed {
+            let _ = writeln!(
+                out,
+                "\nThis repository has no fingerprint key ({KEY_FILE}), so values are not \
+                 fingerprinted; create it with `{INIT_COMMAND}`."
+            );
+        }
         if !self.change.recipients.is_empty() {
             out.push_str("\nRecipients of the changed files\n");
             for (file, rs) in &self.change.recipients {
@@ -122,7 +130,19 @@ impl Plan<'_> {
                 after
             );
         }
-        out.push_str("\nValues are shown as the first 12 hex digits of their SHA-256.\n");
+        if self.change.keyed {
+            let _ = writeln!(
+                out,
+                "\nValues are shown as fingerprints: the first 12 hex digits of their \
+                 HMAC-SHA-256 under the repository's fingerprint key (`{KEY_FILE}`)."
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "\nThis repository has no fingerprint key (`{KEY_FILE}`), so values are not \
+                 fingerprinted; create it with `{INIT_COMMAND}`."
+            );
+        }
         if !self.change.recipients.is_empty() {
             out.push_str("\n**Recipients of the changed files**\n\n");
             for (file, rs) in &self.change.recipients {
@@ -160,8 +180,8 @@ fn shown(values: &[Shown]) -> String {
     values
         .iter()
         .map(|v| match &v.slot {
-            Some(s) if s != "default" => format!("{s} {}", v.fingerprint),
-            _ => v.fingerprint.to_string(),
+            Some(s) if s != "default" => format!("{s} {}", fp(v)),
+            _ => fp(v).to_owned(),
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -174,11 +194,23 @@ fn shown_md(values: &[Shown]) -> String {
     values
         .iter()
         .map(|v| match &v.slot {
-            Some(s) if s != "default" => format!("{s} `{}`", v.fingerprint),
-            _ => format!("`{}`", v.fingerprint),
+            Some(s) if s != "default" => format!("{s} {}", fp_md(v)),
+            _ => fp_md(v),
         })
         .collect::<Vec<_>>()
         .join("<br>")
+}
+
+fn fp(v: &Shown) -> &str {
+    fingerprint::text(v.fingerprint.as_ref())
+}
+
+/// A fingerprint as code; the no-key notice as plain text.
+fn fp_md(v: &Shown) -> String {
+    match &v.fingerprint {
+        Some(f) => format!("`{f}`"),
+        None => fingerprint::NO_KEY.to_owned(),
+    }
 }
 
 fn describe_step(step: &Step) -> String {
