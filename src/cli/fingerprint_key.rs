@@ -18,8 +18,12 @@ use crate::sops::{EncryptOptions, Format, PlainValue, creation_rules, encrypt};
 
 #[derive(Debug, Subcommand)]
 pub enum FingerprintKeyCommand {
-    /// Create .keyroll/fingerprint-key.yaml in the working tree, encrypted to the recipients of
-    /// the first .sops.yaml creation rule that matches its path (or to --age); commit it.
+    /// Create .keyroll/fingerprint-key.yaml in the working tree; commit it.
+    ///
+    /// A random 256-bit key, encrypted to the recipients of the first .sops.yaml creation
+    /// rule that matches its path (or to --age). Refused when one of them cannot decrypt a
+    /// file the config names: it could fingerprint values it cannot read. Never replaces a
+    /// key: fingerprints shown so far would stop matching.
     Init(InitArgs),
     /// Print the fingerprint of a value read from standard input, with the key at HEAD.
     Of(OfArgs),

@@ -48,8 +48,11 @@ enum Command {
     WhereUsed(where_used::WhereUsedArgs),
     /// Print the JSON Schema of .keyroll.yaml.
     Schema,
-    /// The repository's fingerprint key (.keyroll/fingerprint-key.yaml): fingerprints of
-    /// values are an HMAC-SHA-256 under it, so only its readers can compute or compare them.
+    /// Create the key fingerprints are made with, or fingerprint a value.
+    ///
+    /// A fingerprint is the first 12 hex digits of a value's HMAC-SHA-256 under the key in
+    /// .keyroll/fingerprint-key.yaml (SOPS-encrypted), so only its readers can compute or
+    /// compare fingerprints, and a short value cannot be guessed from its fingerprint.
     FingerprintKey {
         #[command(subcommand)]
         command: fingerprint_key::FingerprintKeyCommand,
