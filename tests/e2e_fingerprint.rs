@@ -47,12 +47,14 @@ async fn without_a_key_the_pull_request_shows_no_fingerprints() {
     .await;
     let pull = w.open_pull();
     assert!(
-        pull.body.contains("| (no fingerprint key) | (no fingerprint key) |"),
+        pull.body
+            .contains("| (no fingerprint key) | (no fingerprint key) |"),
         "{}",
         pull.body
     );
     assert!(
-        pull.body.contains("create it with `keyroll fingerprint-key init`"),
+        pull.body
+            .contains("create it with `keyroll fingerprint-key init`"),
         "{}",
         pull.body
     );
@@ -96,7 +98,10 @@ async fn a_key_keyroll_cannot_open_blocks_the_rotation_with_the_reason() {
         .clone();
     let phase = w.phase(&id).await;
     assert!(phase.starts_with("blocked"), "{phase}");
-    assert!(w.open_pulls().is_empty(), "no pull request without fingerprints");
+    assert!(
+        w.open_pulls().is_empty(),
+        "no pull request without fingerprints"
+    );
     w.tick().await;
     let dashboard = w
         .sim

@@ -828,3 +828,32 @@ fn fingerprint_key_readers_and_uses_are_checked() {
         text(&out)
     );
 }
+
+/// `keyroll sops` never shows or changes the key file (a changed key would make every
+/// fingerprint shown so far stop matching); `verify` still checks it.
+#[test]
+fn keyroll_never_shows_or_changes_the_fingerprint_key() {
+    let demo = Demo::new();
+    let file = ".keyroll/fingerprint-key.yaml";
+    let before = std::fs::read_to_string(demo.path().join(file)).unwrap();
+    let key = fixture("demo-age-key.txt");
+    let env = [("SOPS_AGE_KEY_FILE", key.to_str().unwrap())];
+    let absolute = demo.path().join(file);
+    for args in [
+        vec!["sops", "decrypt", file],
+        vec!["sops", "decrypt", absolute.to_str().unwrap()],
+        vec!["sops", "set", file, "[\"fingerprint_key\"]", "\"00\""],
+        vec!["sops", "unset", file, "[\"fingerprint_key\"]"],
+    ] {
+        let out = run_keyroll(demo.path(), &args, &env, None);
+        assert_eq!(out.status.code(), Some(7), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains("never shows or changes the fingerprint key"));
+        assert!(!text(&out).contains("fingerprint_key:"), "{}", text(&out));
+    }
+    assert_eq!(
+        std::fs::read_to_string(demo.path().join(file)).unwrap(),
+        before
+    );
+    let out = run_keyroll(demo.path(), &["sops", "verify", file], &env, None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

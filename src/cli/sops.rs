@@ -78,9 +78,25 @@ pub enum SopsCommand {
     },
 }
 
+/// keyroll never shows or changes the fingerprint key: a changed key would make every
+/// fingerprint shown so far stop matching, and its text is a secret like any value.
+fn refuse_fingerprint_key(file: &Path) -> Result<(), Failure> {
+    if file.ends_with(crate::fingerprint::KEY_FILE) {
+        return Err(Failure {
+            exit: Exit::InvalidInput,
+            message: format!(
+                "{}: keyroll never shows or changes the fingerprint key",
+                file.display()
+            ),
+        });
+    }
+    Ok(())
+}
+
 pub fn run(command: SopsCommand) -> Result<(), Failure> {
     match command {
         SopsCommand::Decrypt { file, identity } => {
+            refuse_fingerprint_key(&file)?;
             let ids = identities(&file, identity.as_deref())?;
             let parsed = read_encrypted(&file)?;
             let opened = parsed.open(&ids).map_err(|e| fail(&file, e))?;
@@ -137,6 +153,7 @@ pub fn run(command: SopsCommand) -> Result<(), Failure> {
             value_stdin,
             identity,
         } => {
+            refuse_fingerprint_key(&file)?;
             let tree_path = TreePath::parse(&path).map_err(|e| fail(&file, e))?;
             let json = match value {
                 Some(v) => Zeroizing::new(v),
@@ -172,6 +189,7 @@ pub fn run(command: SopsCommand) -> Result<(), Failure> {
             path,
             identity,
         } => {
+            refuse_fingerprint_key(&file)?;
             let tree_path = TreePath::parse(&path).map_err(|e| fail(&file, e))?;
             let ids = identities(&file, identity.as_deref())?;
             let parsed = read_encrypted(&file)?;
