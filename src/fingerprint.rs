@@ -18,6 +18,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use crate::policy::Config;
 use crate::repo::Files;
 use crate::sops::{Format, Identities, PlainValue, SecretText, SopsError, SopsFile, TreePath};
 
@@ -267,10 +268,23 @@ impl KeyCheck {
     }
 }
 
-/// Checks a repository's key file against the files its config names (`location_files`):
-/// no credential may use the key file, keyroll's identity must open it, and its readers must
-/// be readers of every one of those files.
-pub fn check(files: &dyn Files, location_files: &[&str], ids: &Identities) -> KeyCheck {
+/// Every file the config's locations name, once each.
+pub fn location_files(config: &Config) -> Vec<&str> {
+    let mut out: Vec<&str> = config
+        .credentials
+        .iter()
+        .flat_map(|c| c.locations.iter().map(|l| l.file.as_str()))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Checks a repository's key file against the files its config names: no credential may use
+/// the key file, keyroll's identity must open it, and its readers must be readers of every
+/// one of those files.
+pub fn check(files: &dyn Files, config: &Config, ids: &Identities) -> KeyCheck {
+    let location_files = location_files(config);
     let mut out = KeyCheck::default();
     for f in location_files.iter().filter(|f| is_key_file(f)) {
         out.problems.push(format!(

@@ -127,8 +127,7 @@ fn wider_readers(tree: &WorkTree, encrypted: &str) -> Result<Vec<String>, Failur
     let Ok(config) = policy::parse(CONFIG_FILE, &text) else {
         return Ok(Vec::new());
     };
-    let files = location_files(&config);
-    let paths: Vec<&str> = files.iter().map(String::as_str).collect();
+    let paths = fingerprint::location_files(&config);
     let beyond =
         fingerprint::readers_beyond(encrypted.to_owned(), tree, &paths).map_err(|e| Failure {
             exit: Exit::Other,
@@ -142,18 +141,6 @@ fn wider_readers(tree: &WorkTree, encrypted: &str) -> Result<Vec<String>, Failur
             )
         })
         .collect())
-}
-
-/// Every file the config's locations name.
-pub fn location_files(config: &policy::Config) -> Vec<String> {
-    let mut out: Vec<String> = config
-        .credentials
-        .iter()
-        .flat_map(|c| c.locations.iter().map(|l| l.file.clone()))
-        .collect();
-    out.sort();
-    out.dedup();
-    out
 }
 
 /// Writes a new file, refusing to replace one that appeared meanwhile.

@@ -26,9 +26,7 @@ pub fn run(args: ValidateArgs) -> Result<(), Failure> {
     })?;
     let ids = args.repo.identities()?;
     let problems = validate::check(&config, CONFIG_FILE, &text, &tree, &ids);
-    let files = super::fingerprint_key::location_files(&config);
-    let paths: Vec<&str> = files.iter().map(String::as_str).collect();
-    let key = crate::fingerprint::check(&tree, &paths, &ids);
+    let key = crate::fingerprint::check(&tree, &config, &ids);
     if !problems.is_empty() || !key.problems.is_empty() {
         let mut lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
         lines.extend(key.problems);

@@ -68,6 +68,15 @@ impl Memo {
     }
 }
 
+/// Why the fingerprint key of the default branch could not be had.
+#[derive(Debug)]
+enum KeyUnavailable {
+    /// The key file is there but does not open or holds no key: people must fix it.
+    Broken(String),
+    /// Reading it failed (perhaps transiently).
+    Read(RestError),
+}
+
 /// A pull request about to be opened.
 struct Draft<'a> {
     branch: &'a str,
@@ -155,13 +164,12 @@ impl GitHubExecutor {
         .await
     }
 
-    /// The fingerprint key of the default branch head `base` (`Ok(None)`: it has none).
-    /// `Err(Ok(reason))` when the key file is there but does not open: the plan is refused
-    /// rather than shown without fingerprints; `Err(Err(e))` for a failed read.
+    /// The fingerprint key of the default branch head `base` (`Ok(None)`: it has none). A key
+    /// file that does not open refuses the plan rather than showing it without fingerprints.
     async fn fingerprint_key(
         &self,
         base: &Snapshot,
-    ) -> Result<Option<Arc<FingerprintKey>>, Result<String, RestError>> {
+    ) -> Result<Option<Arc<FingerprintKey>>, KeyUnavailable> {
         let Some(blob) = base.blob_of(fingerprint::KEY_FILE).map(str::to_owned) else {
             return Ok(None);
         };
@@ -172,9 +180,10 @@ impl GitHubExecutor {
         {
             return Ok(Some(known));
         }
-        let bytes = self.repo.blob(&blob).await.map_err(Err)?;
+        let bytes = self.repo.blob(&blob).await.map_err(KeyUnavailable::Read)?;
         let key = Arc::new(
-            FingerprintKey::from_file_text(bytes, &self.ids).map_err(|e| Ok(e.to_string()))?,
+            FingerprintKey::from_file_text(bytes, &self.ids)
+                .map_err(|e| KeyUnavailable::Broken(e.to_string()))?,
         );
         self.memo.with(|m| {
             // Old versions are of no use once the default branch moved on.
@@ -200,8 +209,8 @@ impl GitHubExecutor {
         }
         let key = match self.fingerprint_key(&base).await {
             Ok(k) => k,
-            Err(Ok(reason)) => return Err(reason),
-            Err(Err(e)) => return Err(e.to_string()),
+            Err(KeyUnavailable::Broken(reason)) => return Err(reason),
+            Err(KeyUnavailable::Read(e)) => return Err(e.to_string()),
         };
         let set = self.build_change(change, cred, &base, key.as_deref())?;
         Ok(Plan {
@@ -250,8 +259,10 @@ impl GitHubExecutor {
         } else {
             let key = match self.fingerprint_key(&base).await {
                 Ok(k) => k,
-                Err(Ok(reason)) => return Ok(blocked(reason)),
-                Err(Err(e)) => return transient_or(e, "reading the fingerprint key").map(blocked),
+                Err(KeyUnavailable::Broken(reason)) => return Ok(blocked(reason)),
+                Err(KeyUnavailable::Read(e)) => {
+                    return transient_or(e, "reading the fingerprint key").map(blocked);
+                }
             };
             self.prepare(rotation, pr, change, cred, &base, key.as_deref())
         };

@@ -114,16 +114,9 @@ pub async fn check_config(
     fetch(repo, &mut snap, fingerprint::KEY_FILE).await?;
     let text = snap.config_text().unwrap_or_default();
     let problems: Vec<Problem> = policy::validate::check(&config, CONFIG_FILE, &text, &snap, ids);
-    let mut files: Vec<&str> = config
-        .credentials
-        .iter()
-        .flat_map(|c| c.locations.iter().map(|l| l.file.as_str()))
-        .collect();
-    files.sort_unstable();
-    files.dedup();
     // A missing key is not a problem (values are shown without fingerprints); a key file
     // that does not open, or that more people can read than the files it fingerprints, is.
-    let key = fingerprint::check(&snap, &files, ids);
+    let key = fingerprint::check(&snap, &config, ids);
     if problems.is_empty() && key.problems.is_empty() {
         Ok((Some(config), None))
     } else {
