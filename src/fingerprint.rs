@@ -82,7 +82,8 @@ impl FingerprintKey {
 
     /// The key file's plaintext (YAML), to be encrypted before it is written anywhere.
     pub fn to_plaintext(&self) -> SecretText {
-        let mut text = String::with_capacity(256);
+        // Room for the whole text up front: a reallocation would leave a copy behind.
+        let mut text = String::with_capacity(512);
         text.push_str(
             "# keyroll's fingerprint key: fingerprints of values are HMAC-SHA-256 under it.\n\
              # Never rotate or copy it out of this file; see `keyroll fingerprint-key --help`.\n",
