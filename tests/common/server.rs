@@ -66,6 +66,7 @@ pub fn settings(api_url: &str, db: &Path, identity_file: &Path) -> Settings {
             operators: vec!["@acme/sre".into()],
             admins: vec![],
         },
+        delivery: Default::default(),
         identity_file: identity_file.to_owned(),
     }
 }
