@@ -198,7 +198,10 @@ impl Supervisor {
         // being handled may have been fixed with it.
         match self.s.store.unpark_webhooks().await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(deliveries = n, "parked deliveries put back to be tried again"),
+            Ok(n) => tracing::info!(
+                deliveries = n,
+                "parked deliveries put back to be tried again"
+            ),
             Err(e) => tracing::error!(error = %e, "putting parked deliveries back"),
         }
         let mut next_reconcile = Instant::now() + self.s.reconcile_every;
@@ -420,12 +423,7 @@ impl Supervisor {
     /// Deliveries read more than a week ago are dropped: GitHub redelivers within days,
     /// so their ids are no longer needed to drop duplicates. Parked ones are kept.
     async fn forget_old_deliveries(&self) {
-        let Some(before) = self
-            .s
-            .clock
-            .now()
-            .checked_sub(time::Duration::days(7))
-        else {
+        let Some(before) = self.s.clock.now().checked_sub(time::Duration::days(7)) else {
             return;
         };
         match self.s.store.prune_webhooks(before).await {
@@ -547,7 +545,12 @@ impl Lane {
     /// Runs a unit of work in a task of its own, so a panic in it is caught here. The
     /// handler comes back with the result; after a panic it is dropped (its caches may be
     /// half-written) and the panic's text returned.
-    async fn supervised<T, F, Fut>(&mut self, unit: &str, span: tracing::Span, f: F) -> Result<T, String>
+    async fn supervised<T, F, Fut>(
+        &mut self,
+        unit: &str,
+        span: tracing::Span,
+        f: F,
+    ) -> Result<T, String>
     where
         T: Send + 'static,
         F: FnOnce(Worker) -> Fut,
@@ -563,7 +566,9 @@ impl Lane {
             Err(e) => {
                 let text = panic_text(e);
                 self.s.metrics.panicked(unit);
-                span.in_scope(|| tracing::error!(unit, panic = %text, "panic caught; the worker goes on"));
+                span.in_scope(
+                    || tracing::error!(unit, panic = %text, "panic caught; the worker goes on"),
+                );
                 Err(text)
             }
         }
@@ -629,7 +634,10 @@ impl Lane {
                     }
                     Err(f) => f,
                 };
-                let next = self.s.retry.after(&failure, waiting.attempts, self.s.clock.now());
+                let next = self
+                    .s
+                    .retry
+                    .after(&failure, waiting.attempts, self.s.clock.now());
                 if let Next::Give { outcome } = next {
                     tracing::warn!(delivery = %waiting.hook.delivery_id, error = %failure.message(), "delivery not fully handled");
                     finished.push((waiting.hook.seq, outcome));
@@ -699,7 +707,13 @@ impl Lane {
                 tracing::warn!(delivery = %id, lane = %self.key, attempts, retry_at = %at, error = %failure.message(), "delivery kept to be tried again");
                 self.s
                     .store
-                    .defer_webhook(waiting.hook.seq, attempts, Some(at), None, failure.message())
+                    .defer_webhook(
+                        waiting.hook.seq,
+                        attempts,
+                        Some(at),
+                        None,
+                        failure.message(),
+                    )
                     .await
             }
             &Next::Park { attempts } => {

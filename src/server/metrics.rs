@@ -194,7 +194,11 @@ impl Metrics {
 
     fn unit(unit: &str) -> UnitLabels {
         UnitLabels {
-            unit: UNITS.iter().find(|u| **u == unit).copied().unwrap_or("lane"),
+            unit: UNITS
+                .iter()
+                .find(|u| **u == unit)
+                .copied()
+                .unwrap_or("lane"),
         }
     }
 
@@ -252,7 +256,8 @@ impl Metrics {
             self.parked.set(n);
         }
         if let Ok(m) = self.overdue_now.lock() {
-            self.overdue.set(m.values().fold(0i64, |a, n| a.saturating_add(*n)));
+            self.overdue
+                .set(m.values().fold(0i64, |a, n| a.saturating_add(*n)));
         }
         if let Some(api) = api {
             if let Ok(mut seen) = self.api_seen.lock() {

@@ -208,8 +208,7 @@ impl Running {
     /// deliveries.
     pub async fn until_signal(self) -> Result<(), ServerError> {
         #[cfg(unix)]
-        if let Ok(mut hup) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         {
             let stop = shutdown_signal();
             tokio::pin!(stop);
@@ -274,18 +273,18 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
     let health = Arc::new(lanes::Health::default());
     let (commands, worked) = lanes::spawn(
         worker::WorkerSettings {
-        store: store.clone(),
-        github: github.clone(),
-        identities: Arc::new(settings.identities),
-        clock: clock.clone(),
-        metrics: metrics.clone(),
-        stored,
-        stopped: stopped.clone(),
-        reconcile_every: settings.reconcile_every,
-        schedule_every: settings.schedule_every,
-        concurrent_rotations: settings.concurrent_rotations,
-        people: settings.people,
-        retry: settings.delivery.retry,
+            store: store.clone(),
+            github: github.clone(),
+            identities: Arc::new(settings.identities),
+            clock: clock.clone(),
+            metrics: metrics.clone(),
+            stored,
+            stopped: stopped.clone(),
+            reconcile_every: settings.reconcile_every,
+            schedule_every: settings.schedule_every,
+            concurrent_rotations: settings.concurrent_rotations,
+            people: settings.people,
+            retry: settings.delivery.retry,
         },
         health.clone(),
     );

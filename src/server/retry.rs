@@ -51,9 +51,9 @@ impl StartError {
             StartError::Runtime(crate::runtime::RuntimeError::Store(e)) => e.is_transient(),
             // An effect failed: the runtime keeps it in the outbox and backs off on its own.
             StartError::Runtime(_) => true,
-            StartError::NotInstalled(_) | StartError::Config { .. } | StartError::NoCredential(_) => {
-                false
-            }
+            StartError::NotInstalled(_)
+            | StartError::Config { .. }
+            | StartError::NoCredential(_) => false,
         }
     }
 }
@@ -83,10 +83,7 @@ impl Default for RetryPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Next {
     /// Tried again, not before then; `attempts` failed so far.
-    RetryAt {
-        attempts: u32,
-        at: OffsetDateTime,
-    },
+    RetryAt { attempts: u32, at: OffsetDateTime },
     /// Had all its attempts: kept aside until an operator asks or keyroll restarts.
     Park { attempts: u32 },
     /// A lasting failure: recorded as its outcome, done.
@@ -156,7 +153,10 @@ mod tests {
             }
         );
         assert_eq!(p.after(&t, 7, now), Next::Park { attempts: 8 });
-        assert_eq!(p.after(&t, u32::MAX, now), Next::Park { attempts: u32::MAX });
+        assert_eq!(
+            p.after(&t, u32::MAX, now),
+            Next::Park { attempts: u32::MAX }
+        );
         // A time at the end of the calendar does not overflow.
         let end = time::PrimitiveDateTime::MAX.assume_utc();
         assert!(matches!(p.after(&t, 0, end), Next::RetryAt { .. }));
