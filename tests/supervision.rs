@@ -298,3 +298,39 @@ async fn one_repository_stuck_on_github_does_not_hold_up_another() {
         .unwrap();
     assert_eq!(still.outcome, None, "the stuck repository is still stuck");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repository_worker_that_dies_is_started_again() {
+    let w = World::start().await;
+    w.tick().await;
+    let dashboard = w.dashboard();
+    // The clock fails in the lane's own code, outside the units of work it supervises:
+    // the repository's worker dies.
+    w.clock.panic_once_in("lane");
+    let comment = w
+        .say(
+            dashboard,
+            &pete(),
+            "/keyroll rotate redis-auth -- lane restart",
+        )
+        .await;
+    // The supervisor starts it again; the delivery, never marked, is handled.
+    w.settle().await;
+    assert_eq!(
+        w.delivery_of_comment(comment).await.outcome.as_deref(),
+        Some("command: ran")
+    );
+    assert_eq!(w.rotation_ids().await.len(), 1);
+    let metrics = w.metrics().await;
+    assert_eq!(
+        metric(&metrics, "keyroll_worker_restarts_total"),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, r#"keyroll_worker_panics_total{unit="lane"}"#),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(w.readyz().await, (200, "ready\n".into()));
+}

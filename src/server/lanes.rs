@@ -94,11 +94,13 @@ impl Health {
 struct LaneGuard {
     lane: String,
     health: Arc<Health>,
+    stopped: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Drop for LaneGuard {
     fn drop(&mut self) {
-        if !self.health.stopping.load(Ordering::Relaxed) {
+        let stopping = self.health.stopping.load(Ordering::Relaxed) || *self.stopped.borrow();
+        if !stopping {
             self.health.died(&self.lane);
         }
     }
@@ -243,11 +245,13 @@ impl Supervisor {
                             }
                         };
                         tracing::info!(deliveries = n, "parked deliveries put back on request");
+                        // Each lane looks again now, whatever retry time it was waiting for.
+                        drop(self.settle_lanes());
                         let _ = reply.send(n);
                     }
                 }
             }
-            self.restart_dead();
+            self.restart_dead().await;
             self.assign_lanes().await;
             let mut waits = Vec::new();
             let schedule = Instant::now() >= next_schedule;
@@ -283,8 +287,8 @@ impl Supervisor {
         }
     }
 
-    /// Starts again every lane whose task ended.
-    fn restart_dead(&mut self) {
+    /// Starts again every lane whose task ended (a panic outside the units of work).
+    async fn restart_dead(&mut self) {
         let dead: Vec<String> = self
             .lanes
             .iter()
@@ -292,10 +296,19 @@ impl Supervisor {
             .map(|(k, _)| k.clone())
             .collect();
         for lane in dead {
-            tracing::error!(lane = %lane, "a repository worker stopped; starting it again");
+            let why = match self.lanes.remove(&lane) {
+                Some(handle) => match handle.task.await {
+                    Ok(()) => "it ended".to_owned(),
+                    Err(e) => {
+                        self.s.metrics.panicked("lane");
+                        panic_text(e)
+                    }
+                },
+                None => continue,
+            };
+            tracing::error!(lane = %lane, reason = %why, "a repository worker stopped; starting it again");
             self.s.metrics.restarted();
-            self.lanes.remove(&lane);
-            self.lane(&lane);
+            self.lane(&lane).nudge.notify_one();
         }
     }
 
@@ -309,12 +322,15 @@ impl Supervisor {
                 s: self.s.clone(),
                 worker: None,
                 backoff: None,
+                blocked_until: None,
             };
             let guard = LaneGuard {
                 lane: key.to_owned(),
                 health: self.health.clone(),
+                stopped: self.s.stopped.clone(),
             };
-            let task = tokio::spawn(lane.run(nudge.clone(), rx, guard));
+            let span = tracing::info_span!("lane", lane = %key);
+            let task = tokio::spawn(lane.run(nudge.clone(), rx, guard).instrument(span));
             self.health.revived(key);
             self.lanes.insert(
                 key.to_owned(),
@@ -463,6 +479,9 @@ struct Lane {
     worker: Option<Worker>,
     /// When the repository's rotations may be tried again after they failed, and the wait.
     backoff: Option<(Instant, Duration)>,
+    /// The retry time of the delivery at the head of the lane: until then a nudge need not
+    /// read the lane again (later deliveries wait behind it).
+    blocked_until: Option<time::OffsetDateTime>,
 }
 
 /// What a lane should do next without being asked.
@@ -595,7 +614,13 @@ impl Lane {
     /// Handles the lane's waiting deliveries in order, then steps the repository's
     /// rotations. What to do next without being asked.
     async fn pass(&mut self, eager: bool) -> Wake {
-        let blocked = self.deliveries().await;
+        let now = self.s.clock.now();
+        let blocked = match self.blocked_until {
+            Some(until) if !eager && now < until => {
+                Some(Duration::try_from(until - now).unwrap_or(SUPERVISE_EVERY))
+            }
+            _ => self.deliveries().await,
+        };
         let rotations = self.rotations(eager).await;
         match (blocked, rotations) {
             (None, None) => Wake::Idle,
@@ -606,6 +631,7 @@ impl Lane {
     /// Handles waiting deliveries in arrival order until one must wait for its retry; how
     /// long until then.
     async fn deliveries(&mut self) -> Option<Duration> {
+        self.blocked_until = None;
         loop {
             let batch = match self.s.store.lane_webhooks(&self.key, BATCH).await {
                 Ok(b) => b,
@@ -623,6 +649,7 @@ impl Lane {
                     && at > now
                 {
                     // Later deliveries of the repository wait behind it: order is kept.
+                    self.blocked_until = Some(at);
                     blocked = Some(Duration::try_from(at - now).unwrap_or(SUPERVISE_EVERY));
                     break;
                 }
@@ -647,6 +674,7 @@ impl Lane {
                 self.finish(&mut finished).await;
                 self.defer(&waiting, &failure, &next).await;
                 if let Next::RetryAt { at, .. } = next {
+                    self.blocked_until = Some(at);
                     let now = self.s.clock.now();
                     blocked = Some(Duration::try_from(at - now).unwrap_or(SUPERVISE_EVERY));
                     break;
