@@ -334,3 +334,55 @@ async fn a_repository_worker_that_dies_is_started_again() {
     );
     assert_eq!(w.readyz().await, (200, "ready\n".into()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_tried_again_after_its_answer_failed_runs_and_answers_once() {
+    let w = World::start().await;
+    w.tick().await;
+    let dashboard = w.dashboard();
+    // The command runs, then GitHub fails keyroll's reply (every attempt of the client).
+    w.sim.inject(Fault::new(
+        Some(http::Method::POST),
+        &format!("/issues/{dashboard}/comments"),
+        3,
+        FaultKind::Status(502),
+    ));
+    let rotate = w
+        .say(
+            dashboard,
+            &pete(),
+            "/keyroll rotate redis-auth -- reply lost",
+        )
+        .await;
+    let d = w.delivery_of_comment(rotate).await;
+    assert_eq!((d.outcome.as_deref(), d.attempts), (None, 1));
+    assert_eq!(w.rotation_ids().await.len(), 1, "the command ran");
+    assert_eq!(replies_containing(&w, dashboard, "started rotation"), 0);
+
+    // The retry answers; it does not run the command again.
+    w.clock.advance(time::Duration::seconds(11));
+    w.settle().await;
+    assert_eq!(
+        w.delivery_of_comment(rotate).await.outcome.as_deref(),
+        Some("command: ran")
+    );
+    assert_eq!(w.rotation_ids().await.len(), 1);
+    assert_eq!(replies_containing(&w, dashboard, "started rotation"), 1);
+    assert_eq!(replies_containing(&w, dashboard, "already rotating"), 0);
+    let log = w.command_log().await;
+    assert_eq!(
+        log.iter()
+            .filter(|(_, c, _)| c.starts_with("/keyroll rotate"))
+            .count(),
+        1,
+        "{log:?}"
+    );
+    let reactions: Vec<String> = w
+        .sim
+        .reactions()
+        .into_iter()
+        .filter(|r| r.comment_id == rotate)
+        .map(|r| r.content)
+        .collect();
+    assert_eq!(reactions, vec!["eyes".to_owned(), "+1".to_owned()]);
+}
