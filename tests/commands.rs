@@ -151,3 +151,87 @@ fn help_says_what_the_caller_may_run_here() {
     );
     insta::assert_snapshot!("help_elsewhere", help(Role::Owner, Place::Elsewhere));
 }
+
+// ---- fuzz: arbitrary comment bodies through the parser ----
+
+mod fuzz {
+    use keyroll::commands::{Parsed, TABLE, parse};
+    use proptest::prelude::*;
+
+    /// Cases per property: bounded by default, more with `KEYROLL_FUZZ_CASES`.
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: std::env::var("KEYROLL_FUZZ_CASES")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(256),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    /// Pieces comments are made of, the ones the parser gives meaning to first.
+    fn piece() -> impl Strategy<Value = String> {
+        let verbs: Vec<String> = TABLE.iter().map(|s| s.name.to_owned()).collect();
+        prop_oneof![
+            Just("/keyroll".to_owned()),
+            Just("/KeyRoll".to_owned()),
+            Just("/keyrol".to_owned()),
+            prop::sample::select(verbs),
+            Just(" ".to_owned()),
+            Just("\t".to_owned()),
+            Just("\n".to_owned()),
+            Just("\r\n".to_owned()),
+            Just("\u{a0}".to_owned()),
+            Just("\u{2028}".to_owned()),
+            Just(" -- ".to_owned()),
+            Just("--".to_owned()),
+            Just("--emergency".to_owned()),
+            Just("```".to_owned()),
+            Just("~~~".to_owned()),
+            Just("    ".to_owned()),
+            Just("> ".to_owned()),
+            Just("<!--".to_owned()),
+            Just("-->".to_owned()),
+            Just("R-2026-0042".to_owned()),
+            Just("R-".to_owned()),
+            Just("db-password".to_owned()),
+            "[a-z0-9_.-]{0,12}",
+            "\\PC{0,8}",
+            ".{0,8}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn arbitrary_text_never_panics(body in "(?s).{0,400}") {
+            let _ = parse(&body);
+        }
+
+        #[test]
+        fn comments_made_of_command_pieces_never_panic(
+            pieces in prop::collection::vec(piece(), 0..40),
+        ) {
+            let body: String = pieces.concat();
+            let parsed = parse(&body);
+            // Only a comment that says `/keyroll` (in any case) can hold a command. (An HTML
+            // comment inside it, `/key<!-- -->roll`, renders as `/keyroll` and counts.)
+            if !body.to_ascii_lowercase().contains("/keyroll") && !body.contains("<!--") {
+                prop_assert_eq!(parsed, Parsed::Nothing);
+            }
+        }
+
+        #[test]
+        fn long_words_are_not_echoed_at_length(
+            word in "[a-z]{200,2000}",
+            verb in prop::sample::select(vec!["rotate", "plan", "retry", "nonsense"]),
+        ) {
+            let body = format!("/keyroll {verb} {word} --{word}");
+            if let Parsed::Invalid(msg) = parse(&body) {
+                prop_assert!(msg.len() < 1000, "{} bytes", msg.len());
+            }
+        }
+    }
+}

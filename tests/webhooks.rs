@@ -296,3 +296,251 @@ fn deliveries_route_to_their_rotation_and_move_it() {
     r2 = step(&r2, &routed[0].1, now).next;
     assert!(matches!(r2.phase, Phase::Stalled { .. }), "{:?}", r2.phase);
 }
+
+// ---- fuzz: arbitrary and mutated deliveries through parse and routing ----
+
+mod fuzz {
+    use std::sync::OnceLock;
+
+    use keyroll::engine::{Input, Rotation, step};
+    use keyroll::github::route::inputs;
+    use keyroll::github::webhook::{parse, repository_of};
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+    use serde_json::Value;
+
+    use super::{EVENTS, examples};
+
+    /// Cases per property: bounded by default, more with `KEYROLL_FUZZ_CASES`.
+    fn cases() -> u32 {
+        std::env::var("KEYROLL_FUZZ_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(256)
+    }
+
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: cases(),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    /// Every example of every event keyroll reads, with its event name.
+    fn all_examples() -> &'static Vec<(&'static str, Value)> {
+        static ALL: OnceLock<Vec<(&'static str, Value)>> = OnceLock::new();
+        ALL.get_or_init(|| {
+            let all = examples();
+            let mut out = Vec::new();
+            for event in EVENTS {
+                let list = all
+                    .iter()
+                    .find(|e| e["name"] == *event)
+                    .and_then(|e| e["examples"].as_array())
+                    .cloned()
+                    .unwrap_or_default();
+                out.extend(list.into_iter().map(|e| (*event, e)));
+            }
+            out
+        })
+    }
+
+    /// Rotations a routed delivery could concern: one waiting for its pull request to
+    /// merge, one in its rollout, named as the mutations below name them.
+    fn active() -> Vec<Rotation> {
+        let now = time::OffsetDateTime::UNIX_EPOCH;
+        let mut open = Rotation::new("R-2026-0001", "db-password", false, Vec::new(), now);
+        open = step(&open, &Input::LockAcquired, now).next;
+        open = step(&open, &Input::PrOpened { pr: 0, number: 7 }, now).next;
+        let mut merged = open.clone();
+        merged.id = "R-2026-0002".into();
+        merged.facts.prs.entry(0).or_default().merge_sha = Some("a".repeat(40));
+        vec![open, merged]
+    }
+
+    /// Strings the parser and the router give meaning to, and some they should not.
+    fn text() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            ".{0,40}".prop_map(Value::from),
+            prop::sample::select(vec![
+                "keyroll/db-password/R-2026-0001/add",
+                "keyroll/db-password/R-2026-0002/remove",
+                "keyroll//R-/",
+                "R-2026-0001",
+                "closed",
+                "synchronize",
+                "submitted",
+                "completed",
+                "requested_action",
+                "success",
+                "failure",
+                "keyroll/gate",
+                "refs/heads/main",
+                ".keyroll.yaml",
+                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                "",
+            ])
+            .prop_map(Value::from),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            Just(Value::from(7)),
+            any::<f64>().prop_map(|f| serde_json::Number::from_f64(f)
+                .map(Value::Number)
+                .unwrap_or(Value::Null)),
+            text(),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z_]{1,10}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        /// The node at a path becomes another value.
+        Replace(Index, Value),
+        /// The node at a path is removed from its object or array.
+        Remove(Index),
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        prop_oneof![
+            3 => (any::<Index>(), value()).prop_map(|(i, v)| Mutation::Replace(i, v)),
+            1 => any::<Index>().prop_map(Mutation::Remove),
+        ]
+    }
+
+    /// JSON pointers to every node below the root.
+    fn pointers(v: &Value, here: String, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    let p = format!("{here}/{}", k.replace('~', "~0").replace('/', "~1"));
+                    out.push(p.clone());
+                    pointers(x, p, out);
+                }
+            }
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    let p = format!("{here}/{i}");
+                    out.push(p.clone());
+                    pointers(x, p, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn apply(v: &mut Value, m: &Mutation) {
+        let mut all = Vec::new();
+        pointers(v, String::new(), &mut all);
+        if all.is_empty() {
+            return;
+        }
+        match m {
+            Mutation::Replace(at, new) => {
+                let path = at.get(&all).clone();
+                if let Some(node) = v.pointer_mut(&path) {
+                    *node = new.clone();
+                }
+            }
+            Mutation::Remove(at) => {
+                let path = at.get(&all).clone();
+                let (parent, last) = path.rsplit_once('/').unwrap();
+                match v.pointer_mut(parent) {
+                    Some(Value::Object(o)) => {
+                        o.remove(&last.replace("~1", "/").replace("~0", "~"));
+                    }
+                    Some(Value::Array(a)) => {
+                        if let Ok(i) = last.parse::<usize>()
+                            && i < a.len()
+                        {
+                            a.remove(i);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// What the worker does with a stored delivery before the API: find its repository,
+    /// parse it, route it to the rotations under way.
+    fn read(event: &str, body: &[u8]) {
+        let _ = repository_of(body);
+        if let Ok(Some(d)) = parse(event, body) {
+            let _ = inputs(&d, &active());
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn arbitrary_bodies_never_panic(
+            event in prop::sample::select(EVENTS.to_vec()),
+            body in prop::collection::vec(any::<u8>(), 0..512),
+        ) {
+            read(event, &body);
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(
+            event in prop::sample::select(EVENTS.to_vec()),
+            v in value(),
+        ) {
+            read(event, &serde_json::to_vec(&v).unwrap());
+        }
+
+        #[test]
+        fn mutated_examples_never_panic(
+            pick in any::<Index>(),
+            mutations in prop::collection::vec(mutation(), 1..6),
+            cut in any::<Index>(),
+            truncate in any::<bool>(),
+        ) {
+            let (event, example) = pick.get(all_examples());
+            let mut v = example.clone();
+            for m in &mutations {
+                apply(&mut v, m);
+            }
+            let mut body = serde_json::to_vec(&v).unwrap();
+            read(event, &body);
+            // Cut short (a delivery stored in part), at any byte.
+            if truncate && !body.is_empty() {
+                body.truncate(cut.index(body.len()));
+                read(event, &body);
+            }
+            // Read as every other event too (a wrong `X-GitHub-Event`).
+            for other in EVENTS {
+                read(other, &serde_json::to_vec(&v).unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn the_lane_of_a_delivery_is_its_repository() {
+        for (_, example) in all_examples() {
+            let body = serde_json::to_vec(example).unwrap();
+            let expected = example["repository"]["full_name"]
+                .as_str()
+                .map(str::to_owned);
+            assert_eq!(repository_of(&body), expected);
+        }
+        assert_eq!(repository_of(b"{not json"), None);
+        assert_eq!(repository_of(br#"{"repository":{"full_name":""}}"#), None);
+        let long = format!(r#"{{"repository":{{"full_name":"{}"}}}}"#, "a".repeat(141));
+        assert_eq!(repository_of(long.as_bytes()), None);
+    }
+}

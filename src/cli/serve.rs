@@ -155,6 +155,7 @@ pub fn settings(args: ServeArgs) -> Result<Settings, Failure> {
             operators: list(&args.operators),
             admins: list(&args.admins),
         },
+        delivery: Default::default(),
         identity_file,
     })
 }

@@ -103,6 +103,24 @@ fn looks_like_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
+/// The most characters of a person's word an answer repeats.
+const SHOWN_CHARS: usize = 60;
+
+/// A word as an answer repeats it: cut short when long (a comment may be 65,536 characters;
+/// an answer quoting all of it would not fit in a reply), and without backticks, which
+/// would end the code span it is shown in.
+fn shown(word: &str) -> String {
+    let mut out: String = word
+        .chars()
+        .take(SHOWN_CHARS)
+        .map(|c| if c == '`' { '\'' } else { c })
+        .collect();
+    if word.chars().nth(SHOWN_CHARS).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 /// One command line to an invocation.
 fn parse_line(line: &str) -> Result<Invocation, String> {
     let rest = line[PREFIX.len()..].trim();
@@ -127,7 +145,8 @@ fn parse_line(line: &str) -> Result<Invocation, String> {
             .map(|n| format!(" Did you mean `{n}`?"))
             .unwrap_or_default();
         return Err(format!(
-            "`{verb}` is not a keyroll command.{hint} `/keyroll help` lists them."
+            "`{}` is not a keyroll command.{hint} `/keyroll help` lists them.",
+            shown(verb)
         ));
     };
     let usage = || format!("Usage: `{}`", spec.usage);
@@ -147,13 +166,19 @@ fn parse_line(line: &str) -> Result<Invocation, String> {
                 String::new()
             };
             return Err(format!(
-                "`{w}` is not an option of `{}`.{hint} {}",
+                "`{}` is not an option of `{}`.{hint} {}",
+                shown(w),
                 spec.name,
                 usage()
             ));
         }
         if arg.is_some() || spec.arg == Arg::None {
-            return Err(format!("`{}` takes no `{w}` here. {}", spec.name, usage()));
+            return Err(format!(
+                "`{}` takes no `{}` here. {}",
+                spec.name,
+                shown(w),
+                usage()
+            ));
         }
         arg = Some(w.to_owned());
     }
@@ -163,14 +188,19 @@ fn parse_line(line: &str) -> Result<Invocation, String> {
         }
         (Arg::RotationId | Arg::OptionalRotationId, Some(id)) if !looks_like_rotation_id(id) => {
             return Err(format!(
-                "`{id}` is not a rotation id (like R-2026-0042). {}",
+                "`{}` is not a rotation id (like R-2026-0042). {}",
+                shown(id),
                 usage()
             ));
         }
         (Arg::Credential | Arg::OptionalCredential | Arg::Gate, Some(name))
             if !looks_like_name(name) =>
         {
-            return Err(format!("`{name}` is not a name keyroll knows. {}", usage()));
+            return Err(format!(
+                "`{}` is not a name keyroll knows. {}",
+                shown(name),
+                usage()
+            ));
         }
         _ => {}
     }

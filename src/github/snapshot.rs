@@ -3,6 +3,8 @@
 //! fetched (a blob per file), since a repository may hold far more than keyroll reads.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::rest::{RepoApi, RestError, TreeEntry};
 use crate::fingerprint;
@@ -11,6 +13,32 @@ use crate::repo::Files;
 use crate::sops::Identities;
 
 const SOPS_CONFIG_FILE: &str = ".sops.yaml";
+
+/// How long checking a config may take (parsing it, checking it against its files). The
+/// text comes from anyone who can open a pull request; past this, the check fails saying so.
+pub const CHECK_TIME_LIMIT: Duration = Duration::from_secs(10);
+
+/// What a check that ran out of time reports.
+fn too_long() -> String {
+    format!(
+        "{CONFIG_FILE}: keyroll could not check this config within {} s: it took too long to check",
+        CHECK_TIME_LIMIT.as_secs()
+    )
+}
+
+/// Runs CPU work on a third party's text on a blocking thread, so it holds up no async
+/// work, for at most `limit`: `None` past it (the thread finishes on its own). A panic in
+/// it goes on in the caller, where the worker's supervision catches it.
+async fn off_thread<T: Send + 'static>(
+    limit: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    match tokio::time::timeout(limit, tokio::task::spawn_blocking(f)).await {
+        Ok(Ok(v)) => Some(v),
+        Ok(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Ok(Err(_)) | Err(_) => None,
+    }
+}
 
 /// The files of one commit: the listing is complete; contents are those fetched.
 #[derive(Debug, Default)]
@@ -64,7 +92,11 @@ pub async fn read(
     };
     let config = if fetch(repo, &mut snap, CONFIG_FILE).await? {
         let text = snap.config_text().unwrap_or_default();
-        policy::parse(CONFIG_FILE, &text).map_err(|p| p.to_string())
+        off_thread(CHECK_TIME_LIMIT, move || {
+            policy::parse(CONFIG_FILE, &text).map_err(|p| p.to_string())
+        })
+        .await
+        .unwrap_or_else(|| Err(too_long()))
     } else {
         Err(format!("there is no {CONFIG_FILE} in commit {commit}"))
     };
@@ -94,11 +126,12 @@ async fn fetch(repo: &RepoApi, snap: &mut Snapshot, path: &str) -> Result<bool, 
 }
 
 /// Reads `commit` and checks its config against its files: `None` when all is well, the
-/// problems otherwise (file:line:column and what is wrong; never a value).
+/// problems otherwise (file:line:column and what is wrong; never a value). The checking runs
+/// off the async threads, within [`CHECK_TIME_LIMIT`].
 pub async fn check_config(
     repo: &RepoApi,
     commit: &str,
-    ids: &Identities,
+    ids: &Arc<Identities>,
 ) -> Result<(Option<Config>, Option<String>), RestError> {
     let (mut snap, config) = read(repo, commit, |c| {
         c.credentials
@@ -112,16 +145,43 @@ pub async fn check_config(
         Err(problems) => return Ok((None, Some(problems))),
     };
     fetch(repo, &mut snap, fingerprint::KEY_FILE).await?;
-    let text = snap.config_text().unwrap_or_default();
-    let problems: Vec<Problem> = policy::validate::check(&config, CONFIG_FILE, &text, &snap, ids);
-    // A missing key is not a problem (values are shown without fingerprints); a key file
-    // that does not open, or that more people can read than the files it fingerprints, is.
-    let key = fingerprint::check(&snap, &config, ids);
+    let ids = ids.clone();
+    let checked = off_thread(CHECK_TIME_LIMIT, move || {
+        let text = snap.config_text().unwrap_or_default();
+        let problems: Vec<Problem> =
+            policy::validate::check(&config, CONFIG_FILE, &text, &snap, &ids);
+        // A missing key is not a problem (values are shown without fingerprints); a key file
+        // that does not open, or that more people can read than the files it fingerprints, is.
+        let key = fingerprint::check(&snap, &config, &ids);
+        (config, problems, key)
+    })
+    .await;
+    let Some((config, problems, key)) = checked else {
+        return Ok((None, Some(too_long())));
+    };
     if problems.is_empty() && key.problems.is_empty() {
         Ok((Some(config), None))
     } else {
         let mut lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
         lines.extend(key.problems);
         Ok((None, Some(lines.join("\n"))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn work_past_its_time_limit_is_given_up() {
+        let slow = off_thread(Duration::from_millis(10), || {
+            std::thread::sleep(Duration::from_millis(300));
+            1
+        })
+        .await;
+        assert_eq!(slow, None);
+        let quick = off_thread(Duration::from_secs(10), || 2).await;
+        assert_eq!(quick, Some(2));
+        assert!(too_long().contains("took too long to check"));
     }
 }

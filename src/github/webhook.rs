@@ -125,6 +125,28 @@ pub struct WebhookError {
     pub message: String,
 }
 
+/// The longest repository name GitHub allows (owner 39, name 100, and the slash).
+const MAX_FULL_NAME: usize = 140;
+
+/// The repository a delivery is about (`repository.full_name`), read without parsing the
+/// rest: the worker handles each repository's deliveries in order, apart from the others.
+/// `None` for deliveries about no repository (installations, pings) and for bodies that do
+/// not parse or name something no repository could be called.
+pub fn repository_of(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Named {
+        repository: Option<NamedRepository>,
+    }
+    #[derive(Deserialize)]
+    struct NamedRepository {
+        full_name: String,
+    }
+    let named: Named = serde_json::from_slice(body).ok()?;
+    let name = named.repository?.full_name;
+    (!name.is_empty() && name.len() <= MAX_FULL_NAME && !name.chars().any(char::is_control))
+        .then_some(name)
+}
+
 /// Parses a delivery of the event named by `X-GitHub-Event`. Call only after the signature
 /// check. `Ok(None)` for events keyroll does not handle.
 pub fn parse(event: &str, body: &[u8]) -> Result<Option<Delivery>, WebhookError> {

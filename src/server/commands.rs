@@ -11,7 +11,7 @@ use crate::engine::{Command, Input, PlannedStep, Rotation};
 use crate::github::rest::{RepoApi, RestError, listed};
 use crate::github::webhook::Actor;
 use crate::policy::Credential;
-use crate::store::CommandRecord;
+use crate::store::{CommandRecord, CommandResult};
 
 use super::StartError;
 use super::worker::Worker;
@@ -238,6 +238,11 @@ pub(super) async fn comment(
     if c.action != "created" {
         return Ok(format!("comment {}: ignored", c.action));
     }
+    // The delivery handled again (its last attempt failed, or keyroll stopped): the command
+    // ran already; only what is left of answering it is done.
+    if let Some(result) = w.s.store.command_result(c.delivery).await? {
+        return answer(w, &api, &c, &result).await;
+    }
     if !c.from_button {
         api.react(c.id, "eyes").await?;
     }
@@ -271,21 +276,47 @@ pub(super) async fn comment(
             (line, done)
         }
     };
-    if let Some(text) = &done.reply {
-        api.create_comment(c.issue, text).await?;
-    }
-    if !c.from_button {
-        api.react(c.id, if done.ok { "+1" } else { "-1" }).await?;
-    }
     record.command = &line;
     record.outcome = &done.outcome;
     record.rotation_id = done
         .rotation
         .as_deref()
         .or(rotation.as_ref().map(|r| r.id.as_str()));
-    w.s.store.record_command(&record, now).await?;
+    // Recorded before the answer: if answering fails, the retry answers without running
+    // the command again.
+    let result = CommandResult {
+        ok: done.ok,
+        outcome: done.outcome.clone(),
+        reply: done.reply.clone(),
+        replied: false,
+    };
+    w.s.store
+        .record_command_result(&record, c.delivery, &result, now)
+        .await?;
     tracing::info!(repository = repo, actor = %c.author.login, actor_id = c.author.id, command = %line, outcome = %done.outcome, "command");
-    Ok(format!("command: {}", done.outcome))
+    answer(w, &api, &c, &result).await
+}
+
+/// Says what came of a command: its reply (once), then the +1 or -1 reaction (which
+/// GitHub keeps once however often it is given).
+async fn answer(
+    w: &Worker,
+    api: &RepoApi,
+    c: &Comment<'_>,
+    result: &CommandResult,
+) -> Result<String, StartError> {
+    if !result.replied
+        && let Some(text) = &result.reply
+    {
+        api.create_comment(c.issue, text).await?;
+        w.s.store
+            .command_replied(c.delivery, w.s.clock.now())
+            .await?;
+    }
+    if !c.from_button {
+        api.react(c.id, if result.ok { "+1" } else { "-1" }).await?;
+    }
+    Ok(format!("command: {}", result.outcome))
 }
 
 /// Where a command was given: the place, the rotation of the pull request it was given

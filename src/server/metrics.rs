@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -42,6 +41,11 @@ struct PhaseLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UnitLabels {
+    unit: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: String,
 }
@@ -58,8 +62,17 @@ pub struct Metrics {
     rate_limit_remaining: Gauge,
     /// The API counts at the last scrape: the client keeps totals, the registry increments.
     api_seen: Mutex<BTreeMap<String, u64>>,
-    overdue_now: AtomicI64,
+    /// Overdue credentials per repository, at its last schedule tick.
+    overdue_now: Mutex<BTreeMap<String, i64>>,
+    oldest_waiting: Gauge,
+    parked: Gauge,
+    panics: Family<UnitLabels, Counter>,
+    failed_attempts: Family<UnitLabels, Counter>,
+    restarts: Counter,
 }
+
+/// What a worker was doing when it panicked or failed: a fixed set of labels.
+pub const UNITS: &[&str] = &["delivery", "tick", "rotations", "lane"];
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -112,8 +125,43 @@ impl Metrics {
             "Requests left in GitHub's rate limit window, as last reported",
             rate_limit_remaining.clone(),
         );
+        let oldest_waiting = Gauge::default();
+        registry.register(
+            "webhook_oldest_waiting_seconds",
+            "Age of the oldest stored delivery not handled yet (parked ones aside)",
+            oldest_waiting.clone(),
+        );
+        let parked = Gauge::default();
+        registry.register(
+            "webhooks_parked",
+            "Deliveries that failed every attempt, kept until an operator retries them",
+            parked.clone(),
+        );
+        let panics = Family::<UnitLabels, Counter>::default();
+        registry.register(
+            "worker_panics",
+            "Panics caught while handling a unit of work, by unit",
+            panics.clone(),
+        );
+        let failed_attempts = Family::<UnitLabels, Counter>::default();
+        registry.register(
+            "worker_failed_attempts",
+            "Attempts that failed for a passing reason and will be retried, by unit",
+            failed_attempts.clone(),
+        );
+        let restarts = Counter::default();
+        registry.register(
+            "worker_restarts",
+            "Repository workers the supervisor found dead and started again",
+            restarts.clone(),
+        );
         Self {
             registry,
+            oldest_waiting,
+            parked,
+            panics,
+            failed_attempts,
+            restarts,
             deliveries,
             rotations,
             stalled,
@@ -122,7 +170,7 @@ impl Metrics {
             api_calls,
             rate_limit_remaining,
             api_seen: Mutex::new(BTreeMap::new()),
-            overdue_now: AtomicI64::new(0),
+            overdue_now: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -138,12 +186,44 @@ impl Metrics {
             .inc();
     }
 
-    pub fn set_overdue(&self, n: i64) {
-        self.overdue_now.store(n, Ordering::Relaxed);
+    pub fn set_overdue(&self, repository: &str, n: i64) {
+        if let Ok(mut m) = self.overdue_now.lock() {
+            m.insert(repository.to_owned(), n);
+        }
+    }
+
+    fn unit(unit: &str) -> UnitLabels {
+        UnitLabels {
+            unit: UNITS
+                .iter()
+                .find(|u| **u == unit)
+                .copied()
+                .unwrap_or("lane"),
+        }
+    }
+
+    /// Counts a panic caught in a unit of work (`delivery`, `tick`, `rotations`, `lane`).
+    pub fn panicked(&self, unit: &str) {
+        self.panics.get_or_create(&Self::unit(unit)).inc();
+    }
+
+    /// Counts an attempt that failed and will be tried again.
+    pub fn failed_attempt(&self, unit: &str) {
+        self.failed_attempts.get_or_create(&Self::unit(unit)).inc();
+    }
+
+    /// Counts a repository worker started again after it died.
+    pub fn restarted(&self) {
+        self.restarts.inc();
     }
 
     /// The text for `/metrics`, with gauges read from the store now.
-    pub async fn render(&self, store: &Store, api: Option<ApiMetrics>) -> String {
+    pub async fn render(
+        &self,
+        store: &Store,
+        api: Option<ApiMetrics>,
+        now: time::OffsetDateTime,
+    ) -> String {
         if let Ok(phases) = store.rotations_by_phase().await {
             self.rotations.clear();
             let mut stalled = 0;
@@ -166,7 +246,19 @@ impl Metrics {
         if let Ok(n) = store.webhook_backlog().await {
             self.backlog.set(n);
         }
-        self.overdue.set(self.overdue_now.load(Ordering::Relaxed));
+        if let Ok(Some(oldest)) = store.oldest_waiting_webhook().await {
+            self.oldest_waiting
+                .set((now - oldest).whole_seconds().max(0));
+        } else {
+            self.oldest_waiting.set(0);
+        }
+        if let Ok(n) = store.parked_webhooks().await {
+            self.parked.set(n);
+        }
+        if let Ok(m) = self.overdue_now.lock() {
+            self.overdue
+                .set(m.values().fold(0i64, |a, n| a.saturating_add(*n)));
+        }
         if let Some(api) = api {
             if let Ok(mut seen) = self.api_seen.lock() {
                 for (outcome, total) in &api.calls {

@@ -8,14 +8,17 @@
 //! ticks:  reconcile (re-read pull requests and checks) and schedule (start due rotations)
 //! ```
 //!
-//! The worker is one task: rotations of a repository step one at a time, in the order their
-//! inputs arrived.
+//! The worker is a supervisor and one lane per repository (see [`lanes`]): a repository's
+//! deliveries are handled one at a time, in the order they arrived; repositories go on side
+//! by side. A delivery that fails for a passing reason is kept and tried again ([`retry`]).
 
 mod commands;
 mod dashboard;
 mod intake;
+mod lanes;
 pub mod metrics;
 mod reconcile;
+pub mod retry;
 mod schedule;
 mod worker;
 
@@ -38,7 +41,25 @@ use crate::sops::Identities;
 use crate::store::{Store, StoreError};
 
 pub use commands::People;
+pub use retry::RetryPolicy;
 pub use worker::StartError;
+
+/// How deliveries are retried, and when the server stops calling itself ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryOptions {
+    pub retry: RetryPolicy,
+    /// `/readyz` fails when a delivery has waited longer than this (parked ones aside).
+    pub max_waiting_age: Duration,
+}
+
+impl Default for DeliveryOptions {
+    fn default() -> Self {
+        Self {
+            retry: RetryPolicy::default(),
+            max_waiting_age: Duration::from_secs(600),
+        }
+    }
+}
 
 /// Everything `keyroll serve` needs, checked at start.
 #[derive(Debug)]
@@ -57,6 +78,8 @@ pub struct Settings {
     pub client: ClientOptions,
     /// Operators and admins named by the server (the floor no repository can lower).
     pub people: People,
+    /// Retries of deliveries and the readiness threshold.
+    pub delivery: DeliveryOptions,
     /// Where the settings came from, for the start-up log line.
     pub identity_file: PathBuf,
 }
@@ -86,6 +109,8 @@ struct AppState {
     github: GitHub,
     clock: Arc<dyn Clock>,
     rejections: Arc<intake::RejectionLog>,
+    health: Arc<lanes::Health>,
+    max_waiting_age: Duration,
 }
 
 fn router(state: AppState, max_body: usize) -> Router {
@@ -100,21 +125,38 @@ fn router(state: AppState, max_body: usize) -> Router {
         .with_state(state)
 }
 
-async fn readyz(State(app): State<AppState>) -> (StatusCode, &'static str) {
-    if app.store.ready().await {
-        (StatusCode::OK, "ready\n")
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "database not reachable or not migrated\n",
-        )
+/// Ready when the database answers, every worker runs, and no delivery has waited longer
+/// than the threshold (parked deliveries aside: they have their own gauge). The answer says
+/// why not.
+async fn readyz(State(app): State<AppState>) -> (StatusCode, String) {
+    let unready = |why: String| (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n"));
+    if !app.store.ready().await {
+        return unready("database not reachable or not migrated".into());
     }
+    if let Some(why) = app.health.problem() {
+        return unready(why);
+    }
+    match app.store.oldest_waiting_webhook().await {
+        Ok(Some(oldest)) => {
+            let age = app.clock.now() - oldest;
+            if age > app.max_waiting_age {
+                return unready(format!(
+                    "a delivery has waited {} s to be handled (more than {} s)",
+                    age.whole_seconds(),
+                    app.max_waiting_age.as_secs()
+                ));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => return unready(format!("database: {e}")),
+    }
+    (StatusCode::OK, "ready\n".into())
 }
 
 async fn metrics_text(State(app): State<AppState>) -> ([(HeaderName, &'static str); 1], String) {
     let text = app
         .metrics
-        .render(&app.store, Some(app.github.metrics()))
+        .render(&app.store, Some(app.github.metrics()), app.clock.now())
         .await;
     (
         [(
@@ -130,7 +172,7 @@ async fn metrics_text(State(app): State<AppState>) -> ([(HeaderName, &'static st
 pub struct Running {
     pub addr: SocketAddr,
     stop: watch::Sender<bool>,
-    commands: worker::Commands,
+    commands: lanes::Commands,
     served: tokio::task::JoinHandle<Result<(), ServerError>>,
     worked: tokio::task::JoinHandle<()>,
 }
@@ -141,9 +183,16 @@ impl Running {
         self.commands.tick().await;
     }
 
-    /// Waits until the worker has nothing left to do that it can do now.
+    /// Waits until the worker has nothing left to do that it can do now (deliveries waiting
+    /// for their retry time wait on).
     pub async fn settle(&self) {
         self.commands.settle().await;
+    }
+
+    /// Puts every parked delivery back to be tried again (with its attempts renewed); how
+    /// many. The same happens at every start, and on SIGHUP.
+    pub async fn retry_parked(&self) -> u64 {
+        self.commands.retry_parked().await
     }
 
     /// Stops taking requests, lets the ones in flight finish, and stops the worker after
@@ -155,8 +204,26 @@ impl Running {
         served
     }
 
-    /// Runs until SIGTERM or Ctrl-C, then shuts down gracefully.
+    /// Runs until SIGTERM or Ctrl-C, then shuts down gracefully. SIGHUP retries the parked
+    /// deliveries.
     pub async fn until_signal(self) -> Result<(), ServerError> {
+        #[cfg(unix)]
+        if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        {
+            let stop = shutdown_signal();
+            tokio::pin!(stop);
+            loop {
+                tokio::select! {
+                    _ = &mut stop => break,
+                    _ = hup.recv() => {
+                        let n = self.retry_parked().await;
+                        tracing::info!(deliveries = n, "SIGHUP: parked deliveries put back");
+                    }
+                }
+            }
+            tracing::info!("shutting down: finishing requests in flight and the current step");
+            return self.shutdown().await;
+        }
         shutdown_signal().await;
         tracing::info!("shutting down: finishing requests in flight and the current step");
         self.shutdown().await
@@ -203,19 +270,24 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
     let stored = Arc::new(Notify::new());
     let intake = intake::Intake::start(store.clone(), clock.clone(), stored.clone());
     let (stop, stopped) = watch::channel(false);
-    let (commands, worked) = worker::spawn(worker::WorkerSettings {
-        store: store.clone(),
-        github: github.clone(),
-        identities: Arc::new(settings.identities),
-        clock: clock.clone(),
-        metrics: metrics.clone(),
-        stored,
-        stopped: stopped.clone(),
-        reconcile_every: settings.reconcile_every,
-        schedule_every: settings.schedule_every,
-        concurrent_rotations: settings.concurrent_rotations,
-        people: settings.people,
-    });
+    let health = Arc::new(lanes::Health::default());
+    let (commands, worked) = lanes::spawn(
+        worker::WorkerSettings {
+            store: store.clone(),
+            github: github.clone(),
+            identities: Arc::new(settings.identities),
+            clock: clock.clone(),
+            metrics: metrics.clone(),
+            stored,
+            stopped: stopped.clone(),
+            reconcile_every: settings.reconcile_every,
+            schedule_every: settings.schedule_every,
+            concurrent_rotations: settings.concurrent_rotations,
+            people: settings.people,
+            retry: settings.delivery.retry,
+        },
+        health.clone(),
+    );
     let state = AppState {
         secrets: Arc::new(settings.webhook_secrets),
         intake,
@@ -224,6 +296,8 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         github,
         clock,
         rejections: Arc::new(intake::RejectionLog::default()),
+        health,
+        max_waiting_age: settings.delivery.max_waiting_age,
     };
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

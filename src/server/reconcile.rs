@@ -10,38 +10,29 @@ use crate::github::route;
 
 use super::worker::Worker;
 
-pub(super) async fn tick(worker: &mut Worker) {
-    let repos = match worker.s.store.installations().await {
-        Ok(r) => r,
+/// The reconcile tick for one repository (each runs in its repository's lane).
+pub(super) async fn tick(worker: &mut Worker, repo: &str) {
+    let active = match worker.s.store.active_rotations(repo).await {
+        Ok(a) => a,
         Err(e) => {
-            tracing::error!(error = %e, "reconcile: listing installations");
+            tracing::error!(repository = %repo, error = %e, "reconcile: reading rotations");
             return;
         }
     };
-    for installed in repos {
-        let repo = installed.repository;
-        let active = match worker.s.store.active_rotations(&repo).await {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::error!(error = %e, "reconcile: reading rotations");
-                continue;
+    if active.is_empty() {
+        return;
+    }
+    if let Err(e) = repository(worker, repo, &active).await {
+        tracing::warn!(repository = %repo, error = %e, "reconcile: GitHub could not be read; trying at the next tick");
+    }
+    // Timeouts and reminders.
+    match worker.runtime(repo).await {
+        Ok(runtime) => {
+            if let Err(e) = runtime.tick().await {
+                tracing::error!(repository = %repo, error = %e, "reconcile: tick");
             }
-        };
-        if active.is_empty() {
-            continue;
         }
-        if let Err(e) = repository(worker, &repo, &active).await {
-            tracing::warn!(repository = %repo, error = %e, "reconcile: GitHub could not be read; trying at the next tick");
-        }
-        // Timeouts and reminders.
-        match worker.runtime(&repo).await {
-            Ok(runtime) => {
-                if let Err(e) = runtime.tick().await {
-                    tracing::error!(repository = %repo, error = %e, "reconcile: tick");
-                }
-            }
-            Err(e) => tracing::warn!(repository = %repo, error = %e, "reconcile: tick"),
-        }
+        Err(e) => tracing::warn!(repository = %repo, error = %e, "reconcile: tick"),
     }
 }
 

@@ -19,24 +19,13 @@ use super::worker::Worker;
 /// Credentials due within this window are reported as due soon.
 const SOON: time::Duration = time::Duration::days(14);
 
-pub(super) async fn tick(worker: &mut Worker) {
-    let repos = match worker.s.store.installations().await {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, "schedule: listing installations");
-            return;
-        }
-    };
-    let mut overdue = 0;
-    for installed in repos {
-        match repository(worker, &installed.repository).await {
-            Ok(n) => overdue += n,
-            Err(e) => {
-                tracing::warn!(repository = %installed.repository, error = %e, "schedule: skipped")
-            }
-        }
+/// The schedule tick for one repository (each runs in its repository's lane): starts what
+/// is due and records how many credentials are overdue there.
+pub(super) async fn tick(worker: &mut Worker, repo: &str) {
+    match repository(worker, repo).await {
+        Ok(n) => worker.s.metrics.set_overdue(repo, n),
+        Err(e) => tracing::warn!(repository = %repo, error = %e, "schedule: skipped"),
     }
-    worker.s.metrics.set_overdue(overdue);
 }
 
 /// Starts what is due in one repository; returns how many credentials are overdue.

@@ -1,16 +1,15 @@
-//! The worker: reads stored deliveries in arrival order, turns them into engine inputs, runs
-//! each repository's runtime, and runs the reconcile and schedule ticks. One task, so the
-//! steps of a repository never race each other.
+//! The handler of one lane (see [`super::lanes`]): parses stored deliveries, turns them into
+//! engine inputs, runs its repository's runtime and its ticks. A lane runs one unit at a
+//! time, so the steps of a repository never race each other.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tokio::sync::{Notify, mpsc, oneshot, watch};
-use tracing::Instrument as _;
+use tokio::sync::{Notify, watch};
 
 use super::metrics::Metrics;
-use super::{reconcile, schedule};
+use super::retry::{Failure, RetryPolicy};
 use crate::effects::github::{GitHubExecutor, Memo, RepoContext};
 use crate::effects::render;
 use crate::github::client::GitHub;
@@ -22,11 +21,7 @@ use crate::runtime::{Clock, Runtime, RuntimeError};
 use crate::sops::Identities;
 use crate::store::{Store, StoreError, StoredWebhook};
 
-/// How long a repository whose effects failed waits before the next try, at most.
-const MAX_BACKOFF: Duration = Duration::from_secs(300);
-const FIRST_BACKOFF: Duration = Duration::from_secs(5);
-
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct WorkerSettings {
     pub store: Store,
     pub github: GitHub,
@@ -39,6 +34,7 @@ pub(super) struct WorkerSettings {
     pub schedule_every: Duration,
     pub concurrent_rotations: usize,
     pub people: super::commands::People,
+    pub retry: RetryPolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,43 +54,6 @@ pub enum StartError {
     Runtime(#[from] RuntimeError),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-#[derive(Debug)]
-enum Command {
-    Tick(oneshot::Sender<()>),
-    Settle(oneshot::Sender<()>),
-}
-
-/// Asks the worker to do something between passes.
-#[derive(Debug, Clone)]
-pub struct Commands(mpsc::Sender<Command>);
-
-impl Commands {
-    pub async fn tick(&self) {
-        let (reply, done) = oneshot::channel();
-        if self.0.send(Command::Tick(reply)).await.is_ok() {
-            let _ = done.await;
-        }
-    }
-
-    pub async fn settle(&self) {
-        let (reply, done) = oneshot::channel();
-        if self.0.send(Command::Settle(reply)).await.is_ok() {
-            let _ = done.await;
-        }
-    }
-}
-
-pub(super) fn spawn(settings: WorkerSettings) -> (Commands, tokio::task::JoinHandle<()>) {
-    let (tx, rx) = mpsc::channel(16);
-    let worker = Worker {
-        repos: HashMap::new(),
-        roles: Default::default(),
-        backoff: HashMap::new(),
-        s: settings,
-    };
-    (Commands(tx), tokio::spawn(worker.run(rx)))
 }
 
 /// The config of a repository's default branch, as last read.
@@ -120,138 +79,31 @@ pub(super) struct Worker {
     pub s: WorkerSettings,
     pub repos: HashMap<String, RepoState>,
     pub roles: super::commands::RoleCache,
-    backoff: HashMap<String, (Instant, Duration)>,
 }
 
 impl Worker {
-    async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
-        let mut stopped = self.s.stopped.clone();
-        let mut next_reconcile = Instant::now() + self.s.reconcile_every;
-        // The schedule runs at start (due rotations, dashboards), then at its interval.
-        let mut next_schedule = Instant::now();
-        let stored = self.s.stored.clone();
-        loop {
-            let wake = next_reconcile.min(next_schedule);
-            let mut settle = None;
-            tokio::select! {
-                _ = stored.notified() => {}
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = tokio::time::sleep_until(wake.into()) => {}
-                _ = stopped.changed() => {
-                    if *stopped.borrow() {
-                        return;
-                    }
-                }
-                cmd = commands.recv() => match cmd {
-                    None => return,
-                    Some(Command::Tick(reply)) => {
-                        next_reconcile = Instant::now();
-                        next_schedule = Instant::now();
-                        settle = Some(reply);
-                    }
-                    Some(Command::Settle(reply)) => settle = Some(reply),
-                }
-            }
-            self.pass(settle.is_some()).await;
-            if Instant::now() >= next_schedule {
-                schedule::tick(&mut self).await;
-                self.forget_old_deliveries().await;
-                next_schedule = Instant::now() + self.s.schedule_every;
-            }
-            if Instant::now() >= next_reconcile {
-                reconcile::tick(&mut self).await;
-                next_reconcile = Instant::now() + self.s.reconcile_every;
-            }
-            if let Some(reply) = settle {
-                self.pass(true).await;
-                let _ = reply.send(());
-            }
+    pub(super) fn new(s: WorkerSettings) -> Self {
+        Self {
+            s,
+            repos: HashMap::new(),
+            roles: Default::default(),
         }
     }
 
-    /// Deliveries read more than a week ago are dropped: GitHub redelivers within days,
-    /// so their ids are no longer needed to drop duplicates.
-    async fn forget_old_deliveries(&self) {
-        let before = self.s.clock.now() - time::Duration::days(7);
-        match self.s.store.prune_webhooks(before).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(deliveries = n, "forgot deliveries read over a week ago"),
-            Err(e) => tracing::warn!(error = %e, "could not forget old deliveries"),
-        }
-    }
-
-    /// Reads every stored delivery, then runs each repository that has work. `eager`
-    /// ignores back-off (someone is waiting for the result).
-    async fn pass(&mut self, eager: bool) {
-        loop {
-            let batch = match self.s.store.pending_webhooks(100).await {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::error!(error = %e, "reading stored deliveries");
-                    break;
-                }
-            };
-            if batch.is_empty() {
-                break;
-            }
-            let mut read = Vec::with_capacity(batch.len());
-            for hook in &batch {
-                read.push((hook.seq, self.read_webhook(hook).await));
-            }
-            // One transaction (one sync to disk) for the whole batch. A crash before it
-            // reads the batch again: every input it made is deduplicated by its id.
-            if let Err(e) = self
-                .s
-                .store
-                .finish_webhooks(&read, self.s.clock.now())
-                .await
-            {
-                tracing::error!(error = %e, "recording deliveries as read");
-                return;
-            }
-        }
-        let repos = match self.s.store.repositories_with_work().await {
-            Ok(r) => r,
+    /// Parses and handles one stored delivery: what came of it, for the store, or how it
+    /// failed (to be tried again when the failure passes).
+    pub(super) async fn read_webhook(&mut self, hook: &StoredWebhook) -> Result<String, Failure> {
+        match webhook::parse(&hook.event, &hook.body) {
             Err(e) => {
-                tracing::error!(error = %e, "listing repositories with work");
-                return;
+                tracing::warn!(error = %e, "unreadable delivery");
+                Ok(format!("unreadable: {e}"))
             }
-        };
-        for repo in repos {
-            if !eager
-                && self
-                    .backoff
-                    .get(&repo)
-                    .is_some_and(|(until, _)| Instant::now() < *until)
-            {
-                continue;
-            }
-            self.run_repository(&repo).await;
+            Ok(None) => Ok("ignored".to_owned()),
+            Ok(Some(d)) => self
+                .handle(&hook.delivery_id, &d)
+                .await
+                .map_err(|e| Failure::of(&e)),
         }
-    }
-
-    /// Parses and handles one stored delivery; what came of it, for the store.
-    async fn read_webhook(&mut self, hook: &StoredWebhook) -> String {
-        let span =
-            tracing::info_span!("delivery", delivery = %hook.delivery_id, event = %hook.event);
-        async {
-            match webhook::parse(&hook.event, &hook.body) {
-                Err(e) => {
-                    tracing::warn!(error = %e, "unreadable delivery");
-                    format!("unreadable: {e}")
-                }
-                Ok(None) => "ignored".to_owned(),
-                Ok(Some(d)) => match self.handle(&hook.delivery_id, &d).await {
-                    Ok(outcome) => outcome,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "delivery not fully handled");
-                        format!("failed: {e}")
-                    }
-                },
-            }
-        }
-        .instrument(span)
-        .await
     }
 
     async fn handle(&mut self, id: &str, d: &Delivery) -> Result<String, StartError> {
@@ -571,35 +423,12 @@ impl Worker {
     }
 
     /// Steps a repository's rotations and carries out their effects until nothing is left
-    /// that can be done now. A failure backs the repository off (5 s doubling to 5 min);
-    /// its effects stay in the outbox.
-    async fn run_repository(&mut self, repo: &str) {
-        let span = tracing::info_span!("repository", repository = repo);
-        let result = async {
-            let mut runtime = self.runtime(repo).await?;
-            runtime.run_until_idle().await?;
-            Ok::<(), StartError>(())
-        }
-        .instrument(span)
-        .await;
-        let result = match result {
-            Ok(()) => super::dashboard::refresh(self, repo).await,
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(()) => {
-                self.backoff.remove(repo);
-            }
-            Err(e) => {
-                let wait = self
-                    .backoff
-                    .get(repo)
-                    .map_or(FIRST_BACKOFF, |(_, w)| (*w * 2).min(MAX_BACKOFF));
-                tracing::warn!(repository = repo, error = %e, retry_in_secs = wait.as_secs(), "repository paused after an error");
-                self.backoff
-                    .insert(repo.to_owned(), (Instant::now() + wait, wait));
-            }
-        }
+    /// that can be done now, then refreshes its dashboard. On failure the effects stay in
+    /// the outbox; the lane backs the repository off.
+    pub(super) async fn run_repository(&mut self, repo: &str) -> Result<(), StartError> {
+        let mut runtime = self.runtime(repo).await?;
+        runtime.run_until_idle().await?;
+        super::dashboard::refresh(self, repo).await
     }
 
     /// What the next pull request of `cred` would change (for `/keyroll plan`).

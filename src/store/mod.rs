@@ -15,7 +15,9 @@ use crate::engine::{Effect, Input, Planned, Rotation};
 
 mod webhooks;
 
-pub use webhooks::{CommandRecord, InstalledRepository, NewWebhook, StoredWebhook};
+pub use webhooks::{
+    CommandRecord, CommandResult, InstalledRepository, NewWebhook, StoredWebhook, WaitingWebhook,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -29,6 +31,26 @@ pub enum StoreError {
     Conflict(String),
     #[error("no rotation {0}")]
     NoRotation(String),
+}
+
+impl StoreError {
+    /// Whether trying again later could succeed: the database was busy or unreachable, or
+    /// another writer got there first. Stored data that does not parse, a missing rotation
+    /// or a failed migration stay until someone changes something.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Database(e) => !matches!(
+                e,
+                sqlx::Error::RowNotFound
+                    | sqlx::Error::ColumnNotFound(_)
+                    | sqlx::Error::ColumnDecode { .. }
+                    | sqlx::Error::Decode(_)
+                    | sqlx::Error::TypeNotFound { .. }
+            ),
+            StoreError::Conflict(_) => true,
+            StoreError::Migrate(_) | StoreError::Json(_) | StoreError::NoRotation(_) => false,
+        }
+    }
 }
 
 /// An input waiting in the inbox.

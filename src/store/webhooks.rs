@@ -45,6 +45,38 @@ impl std::fmt::Debug for StoredWebhook {
     }
 }
 
+fn stored_webhook(r: &sqlx::sqlite::SqliteRow) -> StoredWebhook {
+    StoredWebhook {
+        seq: r.get("seq"),
+        delivery_id: r.get("delivery_id"),
+        event: r.get("event"),
+        body: r.get::<Option<Vec<u8>>, _>("body").unwrap_or_default(),
+    }
+}
+
+fn parse_stamp(text: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// A delivery waiting in its lane, with what its earlier attempts left.
+#[derive(Debug, Clone)]
+pub struct WaitingWebhook {
+    pub hook: StoredWebhook,
+    /// Attempts that failed so far.
+    pub attempts: u32,
+    /// Not to be tried before this (after a failed attempt).
+    pub retry_at: Option<OffsetDateTime>,
+}
+
+/// What came of a command, kept so handling its delivery again does not repeat it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandResult {
+    pub ok: bool,
+    pub outcome: String,
+    pub reply: Option<String>,
+    pub replied: bool,
+}
+
 /// A repository keyroll is installed on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstalledRepository {
@@ -88,15 +120,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| StoredWebhook {
-                seq: r.get("seq"),
-                delivery_id: r.get("delivery_id"),
-                event: r.get("event"),
-                body: r.get::<Option<Vec<u8>>, _>("body").unwrap_or_default(),
-            })
-            .collect())
+        Ok(rows.iter().map(stored_webhook).collect())
     }
 
     /// Marks deliveries read, each with what came of it, and drops their bodies: one
@@ -123,6 +147,134 @@ impl Store {
         Ok(())
     }
 
+    /// Gives each delivery not yet assigned a lane the one `lane_of` names (its repository),
+    /// in one transaction. Reads only deliveries that wait; returns how many it assigned.
+    pub async fn assign_lanes(
+        &self,
+        limit: u32,
+        lane_of: impl Fn(&StoredWebhook) -> String,
+    ) -> Result<usize, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, delivery_id, event, body FROM webhooks WHERE lane IS NULL AND processed_at IS NULL ORDER BY seq LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let lanes: Vec<(i64, String)> = rows
+            .iter()
+            .map(|r| {
+                let hook = stored_webhook(r);
+                (hook.seq, lane_of(&hook))
+            })
+            .collect();
+        let _turn = self.write_turn.lock().await;
+        let mut tx = self.relaxed.begin().await?;
+        for (seq, lane) in &lanes {
+            sqlx::query("UPDATE webhooks SET lane = ? WHERE seq = ?")
+                .bind(lane)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(lanes.len())
+    }
+
+    /// The lanes (repositories; `''` for deliveries about none) that have deliveries
+    /// waiting, parked ones aside.
+    pub async fn lanes_with_work(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT lane FROM webhooks WHERE processed_at IS NULL AND parked_at IS NULL AND lane IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| r.get("lane")).collect())
+    }
+
+    /// The oldest deliveries of a lane that wait, parked ones aside, in arrival order.
+    pub async fn lane_webhooks(
+        &self,
+        lane: &str,
+        limit: u32,
+    ) -> Result<Vec<WaitingWebhook>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, delivery_id, event, body, attempts, retry_at FROM webhooks \
+             WHERE lane = ? AND processed_at IS NULL AND parked_at IS NULL ORDER BY seq LIMIT ?",
+        )
+        .bind(lane)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| WaitingWebhook {
+                hook: stored_webhook(r),
+                attempts: u32::try_from(r.get::<i64, _>("attempts")).unwrap_or(u32::MAX),
+                retry_at: r
+                    .get::<Option<String>, _>("retry_at")
+                    .and_then(|t| parse_stamp(&t)),
+            })
+            .collect())
+    }
+
+    /// Records a failed attempt at a delivery: it stays, to be tried again at `retry_at`,
+    /// or parked (`park`) when it has had its attempts. `error` says why, without body text.
+    pub async fn defer_webhook(
+        &self,
+        seq: i64,
+        attempts: u32,
+        retry_at: Option<OffsetDateTime>,
+        park: Option<OffsetDateTime>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let _turn = self.write_turn.lock().await;
+        sqlx::query(
+            "UPDATE webhooks SET attempts = ?, retry_at = ?, parked_at = ?, last_error = ? WHERE seq = ? AND processed_at IS NULL",
+        )
+        .bind(i64::from(attempts))
+        .bind(retry_at.map(stamp))
+        .bind(park.map(stamp))
+        .bind(error)
+        .bind(seq)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Puts every parked delivery back in its lane with its attempts renewed; how many.
+    pub async fn unpark_webhooks(&self) -> Result<u64, StoreError> {
+        let _turn = self.write_turn.lock().await;
+        let done = sqlx::query(
+            "UPDATE webhooks SET parked_at = NULL, retry_at = NULL, attempts = 0 WHERE parked_at IS NOT NULL AND processed_at IS NULL",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// When the oldest delivery still waiting (parked ones aside) arrived.
+    pub async fn oldest_waiting_webhook(&self) -> Result<Option<OffsetDateTime>, StoreError> {
+        let row = sqlx::query(
+            "SELECT received_at FROM webhooks WHERE processed_at IS NULL AND parked_at IS NULL ORDER BY seq LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.and_then(|r| parse_stamp(r.get::<&str, _>("received_at"))))
+    }
+
+    /// How many deliveries are parked.
+    pub async fn parked_webhooks(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query(
+            "SELECT count(*) AS n FROM webhooks WHERE parked_at IS NOT NULL AND processed_at IS NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?
+        .get("n"))
+    }
+
     /// Forgets deliveries read before `before` (GitHub redelivers for a few days at most, so
     /// older ids need not be remembered to drop duplicates).
     pub async fn prune_webhooks(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
@@ -131,6 +283,10 @@ impl Store {
                 .bind(stamp(before))
                 .execute(&self.pool)
                 .await?;
+        sqlx::query("DELETE FROM command_results WHERE at < ?")
+            .bind(stamp(before))
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected())
     }
 
@@ -262,6 +418,20 @@ impl Store {
         Ok(rows.iter().map(|r| (r.get("phase"), r.get("n"))).collect())
     }
 
+    /// Whether a repository has inputs not stepped or effects not carried out.
+    pub async fn repository_has_work(&self, repository: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 AS one FROM deliveries WHERE repository = ? AND processed_at IS NULL \
+             UNION ALL SELECT 1 FROM effects e JOIN rotations r ON r.id = e.rotation_id WHERE r.repository = ? AND e.done_at IS NULL \
+             LIMIT 1",
+        )
+        .bind(repository)
+        .bind(repository)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// Repositories with work waiting: inputs not stepped or effects not carried out.
     pub async fn repositories_with_work(&self) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query(
@@ -325,6 +495,77 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.is_some())
+    }
+
+    /// Logs a command and keeps its result under the delivery that brought it, in one
+    /// transaction: the delivery handled again finds it and does not run the command again.
+    pub async fn record_command_result(
+        &self,
+        c: &CommandRecord<'_>,
+        delivery_id: &str,
+        result: &CommandResult,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO commands (at, repository, rotation_id, comment_id, comment_url, actor_id, actor_login, command, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(stamp(now))
+        .bind(c.repository)
+        .bind(c.rotation_id)
+        .bind(as_i64(c.comment_id))
+        .bind(c.comment_url)
+        .bind(as_i64(c.actor_id))
+        .bind(c.actor_login)
+        .bind(c.command)
+        .bind(c.outcome)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT OR IGNORE INTO command_results (delivery_id, ok, outcome, reply, replied_at, at) VALUES (?, ?, ?, ?, NULL, ?)",
+        )
+        .bind(delivery_id)
+        .bind(result.ok)
+        .bind(&result.outcome)
+        .bind(&result.reply)
+        .bind(stamp(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The result of the command a delivery brought, if it was run.
+    pub async fn command_result(
+        &self,
+        delivery_id: &str,
+    ) -> Result<Option<CommandResult>, StoreError> {
+        let row = sqlx::query(
+            "SELECT ok, outcome, reply, replied_at FROM command_results WHERE delivery_id = ?",
+        )
+        .bind(delivery_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| CommandResult {
+            ok: r.get("ok"),
+            outcome: r.get("outcome"),
+            reply: r.get("reply"),
+            replied: r.get::<Option<String>, _>("replied_at").is_some(),
+        }))
+    }
+
+    /// Records that the answer to a delivery's command was posted.
+    pub async fn command_replied(
+        &self,
+        delivery_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE command_results SET replied_at = ? WHERE delivery_id = ?")
+            .bind(stamp(now))
+            .bind(delivery_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// The dashboard issue of a repository and the digest of what keyroll last wrote.

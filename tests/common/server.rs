@@ -18,23 +18,45 @@ pub const SECRET: &str = "test-webhook-secret";
 /// The App id the simulated GitHub expects in JWTs.
 pub const APP_ID: &str = "1234";
 
-/// A clock tests move by hand.
+/// A clock tests move by hand. It can also be made to fail once, the way a clock read
+/// after the end of the calendar would: `panic_once_in("delivery")` makes the next read
+/// inside a span of that name panic (keyroll names its spans; no hook in keyroll itself).
 #[derive(Debug, Clone)]
-pub struct TestClock(pub Arc<Mutex<OffsetDateTime>>);
+pub struct TestClock(
+    pub Arc<Mutex<OffsetDateTime>>,
+    pub Arc<Mutex<Option<&'static str>>>,
+);
 
 impl TestClock {
     pub fn new() -> Self {
-        Self(Arc::new(Mutex::new(OffsetDateTime::now_utc())))
+        Self(
+            Arc::new(Mutex::new(OffsetDateTime::now_utc())),
+            Arc::new(Mutex::new(None)),
+        )
     }
 
     pub fn advance(&self, by: time::Duration) {
         let mut t = self.0.lock().unwrap();
         *t += by;
     }
+
+    /// The next read of the time inside a tracing span named `span` panics (once).
+    pub fn panic_once_in(&self, span: &'static str) {
+        *self.1.lock().unwrap() = Some(span);
+    }
 }
 
 impl Clock for TestClock {
     fn now(&self) -> OffsetDateTime {
+        let armed = *self.1.lock().unwrap();
+        if let Some(name) = armed
+            && tracing::Span::current()
+                .metadata()
+                .is_some_and(|m| m.name() == name)
+        {
+            *self.1.lock().unwrap() = None;
+            panic!("injected fault: the clock could not be read");
+        }
         *self.0.lock().unwrap()
     }
 }
@@ -66,6 +88,7 @@ pub fn settings(api_url: &str, db: &Path, identity_file: &Path) -> Settings {
             operators: vec!["@acme/sre".into()],
             admins: vec![],
         },
+        delivery: Default::default(),
         identity_file: identity_file.to_owned(),
     }
 }

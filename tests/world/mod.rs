@@ -58,6 +58,8 @@ pub struct World {
     pub clock: TestClock,
     pub dir: tempfile::TempDir,
     pub repo: String,
+    /// Changes the test's settings before each boot.
+    pub tweak: Option<fn(&mut keyroll::server::Settings)>,
 }
 
 /// People of the demo organisation (see `SimOptions::default()` and `World::start`).
@@ -90,7 +92,15 @@ impl World {
         Self::start_with(SimOptions::default()).await
     }
 
-    pub async fn start_with(mut options: SimOptions) -> World {
+    pub async fn start_with(options: SimOptions) -> World {
+        Self::start_tweaked(options, None).await
+    }
+
+    /// [`Self::start_with`], with the server's settings changed by `tweak`.
+    pub async fn start_tweaked(
+        mut options: SimOptions,
+        tweak: Option<fn(&mut keyroll::server::Settings)>,
+    ) -> World {
         logs();
         for (login, role) in [
             ("rita", "write"),
@@ -118,6 +128,7 @@ impl World {
             server: None,
             clock,
             dir,
+            tweak,
         };
         world.boot().await;
         // GitHub tells the App where it was installed.
@@ -138,7 +149,10 @@ impl World {
 
     /// Starts keyroll (again, after `stop`), on the same database.
     pub async fn boot(&mut self) {
-        let s = settings(&self.sim.url(), &self.db(), &fixture("demo-age-key.txt"));
+        let mut s = settings(&self.sim.url(), &self.db(), &fixture("demo-age-key.txt"));
+        if let Some(tweak) = self.tweak {
+            tweak(&mut s);
+        }
         let server = start(s, self.clock.clone()).await;
         self.sim
             .set_webhook_target(&format!("http://{}/webhook", server.addr), SECRET);
@@ -289,6 +303,84 @@ impl World {
             .collect()
     }
 
+    /// The stored deliveries: id, event, outcome (when handled), attempts that failed,
+    /// whether parked.
+    pub async fn stored_deliveries(&self) -> Vec<StoredDelivery> {
+        use sqlx::Row;
+        let pool = self.db_pool().await;
+        let rows = sqlx::query(
+            "SELECT delivery_id, event, outcome, attempts, parked_at FROM webhooks ORDER BY seq",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        rows.iter()
+            .map(|r| StoredDelivery {
+                id: r.get("delivery_id"),
+                event: r.get("event"),
+                outcome: r.get("outcome"),
+                attempts: r.get("attempts"),
+                parked: r.get::<Option<String>, _>("parked_at").is_some(),
+            })
+            .collect()
+    }
+
+    /// The stored delivery of a comment keyroll read (by its body, from the sim's log).
+    pub async fn delivery_of_comment(&self, comment_id: u64) -> StoredDelivery {
+        let guid = self
+            .sim
+            .deliveries()
+            .into_iter()
+            .find(|d| {
+                d.event == "issue_comment"
+                    && serde_json::from_slice::<serde_json::Value>(&d.body)
+                        .ok()
+                        .and_then(|v| v["comment"]["id"].as_u64())
+                        == Some(comment_id)
+            })
+            .map(|d| d.guid)
+            .expect("the comment was delivered");
+        self.stored_deliveries()
+            .await
+            .into_iter()
+            .find(|d| d.id == guid)
+            .expect("keyroll stored the delivery")
+    }
+
+    /// Sends keyroll a delivery about another repository of the installation (the
+    /// simulated GitHub has one): a pull request closed there, which keyroll reads and
+    /// finds nothing to do for. Returns its delivery id.
+    pub async fn deliver_for_other_repository(&self, name: &str) -> String {
+        let mut payload = self.sim.payload("pull_request", Some("closed"), &alice());
+        payload["repository"]["full_name"] = serde_json::json!(format!("acme/{name}"));
+        payload["repository"]["name"] = serde_json::json!(name);
+        payload["repository"]["id"] = serde_json::json!(99_000);
+        let body = serde_json::to_vec(&payload).unwrap();
+        let id = format!("other-{name}-{}", self.stored_deliveries().await.len());
+        let (status, _) = crate::common::server::post(
+            self.server().addr,
+            "pull_request",
+            &id,
+            &body,
+            Some(SECRET),
+        )
+        .await;
+        assert_eq!(status, 202);
+        id
+    }
+
+    /// `/readyz` and `/metrics` as keyroll answers them now.
+    pub async fn readyz(&self) -> (u16, String) {
+        crate::common::server::get(self.server().addr, "/readyz").await
+    }
+
+    pub async fn metrics(&self) -> String {
+        crate::common::server::get(self.server().addr, "/metrics")
+            .await
+            .1
+    }
+
     /// The decrypted values of a SOPS file at `git_ref`, by the real `sops -d` on a clone.
     pub fn decrypted(&self, git_ref: &str, file: &str) -> serde_json::Value {
         let text = self
@@ -308,6 +400,16 @@ impl World {
         }
         out
     }
+}
+
+/// A delivery as keyroll's store has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDelivery {
+    pub id: String,
+    pub event: String,
+    pub outcome: Option<String>,
+    pub attempts: i64,
+    pub parked: bool,
 }
 
 /// Decrypts a SOPS text with the real `sops` and the demo key; the result as JSON.
