@@ -475,3 +475,28 @@ fn the_schedule_handles_the_longest_max_age_at_the_ends_of_the_calendar() {
     }
     assert_eq!(cred.due_at(last_instant), last_instant);
 }
+
+/// A credential written twice was silently dropped (the map kept the last one).
+#[test]
+fn a_key_written_twice_is_refused_at_its_second_line() {
+    let text = format!("version: 1\ncredentials:\n  x:\n{BASE}{LOCATION}  x:\n{BASE}{LOCATION}");
+    let p = one_problem(&text);
+    assert_eq!((p.line, p.column), (8, 3), "{p}");
+    assert!(
+        p.message
+            .contains("`x` is written twice in this mapping (first on line 3)"),
+        "{p}"
+    );
+    // In flow mappings too, and at any depth.
+    let text = with_credential(&format!(
+        "{BASE}    locations: [{{ file: a.yaml, path: [a], role: use, role: accept }}]\n"
+    ));
+    let p = one_problem(&text);
+    assert!(p.message.contains("`role` is written twice"), "{p}");
+    // The same key in different mappings is fine.
+    policy::parse(
+        ".keyroll.yaml",
+        &with_credential(&format!("{BASE}{LOCATION}")),
+    )
+    .unwrap();
+}

@@ -5,6 +5,9 @@
 //! linear pass over saphyr's events, stopped at the first limit crossed, bounds all three:
 //! whatever passes here is at most [`MAX_CONFIG_BYTES`] long, nests at most [`MAX_NESTING`]
 //! deep, and expands to at most [`MAX_NODES`] nodes, so what follows takes linear time.
+//!
+//! The same pass refuses a key written twice in one mapping: for the `credentials` map the
+//! deserializer would keep the last one silently, and the first credential would vanish.
 
 use std::collections::HashMap;
 
@@ -35,10 +38,8 @@ pub(super) fn check(file: &str, text: &str) -> Result<(), Problem> {
             ),
         ));
     }
-    let mut depth = 0usize;
     let mut nodes = 0usize;
-    // Open collections: their anchor (0 for none) and the node count when they began.
-    let mut open: Vec<(usize, usize)> = Vec::new();
+    let mut open: Vec<Frame> = Vec::new();
     // Each anchor's node count, aliases inside it expanded.
     let mut anchored: HashMap<usize, usize> = HashMap::new();
     for next in Parser::new_from_str(text) {
@@ -56,21 +57,55 @@ pub(super) fn check(file: &str, text: &str) -> Result<(), Problem> {
             }
         };
         let at = (span.start.line(), span.start.col() + 1);
+        // Every node is a key or a value of the mapping it sits in, alternately.
+        if matches!(
+            event,
+            Event::Scalar(..)
+                | Event::Alias(_)
+                | Event::MappingStart(..)
+                | Event::SequenceStart(..)
+        ) && let Some(Frame {
+            keys: Some(keys),
+            expect_key,
+            ..
+        }) = open.last_mut()
+        {
+            if *expect_key
+                && let Event::Scalar(key, ..) = &event
+                && let Some(first) = keys.insert(key.to_string(), at.0)
+            {
+                return Err(problem(
+                    at.0,
+                    at.1,
+                    format!(
+                        "`{key}` is written twice in this mapping (first on line {first}); keep one"
+                    ),
+                ));
+            }
+            *expect_key = !*expect_key;
+        }
         match event {
             Event::MappingStart(anchor, _) | Event::SequenceStart(anchor, _) => {
-                depth += 1;
-                if depth > MAX_NESTING {
+                if open.len() >= MAX_NESTING {
                     return Err(problem(at.0, at.1, too_deep()));
                 }
                 nodes = nodes.saturating_add(1);
-                open.push((anchor, nodes));
+                let mapping = matches!(event, Event::MappingStart(..));
+                open.push(Frame {
+                    anchor,
+                    nodes_before: nodes,
+                    keys: mapping.then(HashMap::new),
+                    expect_key: true,
+                });
             }
             Event::MappingEnd | Event::SequenceEnd => {
-                depth = depth.saturating_sub(1);
-                if let Some((anchor, start)) = open.pop()
-                    && anchor != 0
+                if let Some(f) = open.pop()
+                    && f.anchor != 0
                 {
-                    anchored.insert(anchor, nodes.saturating_sub(start).saturating_add(1));
+                    anchored.insert(
+                        f.anchor,
+                        nodes.saturating_sub(f.nodes_before).saturating_add(1),
+                    );
                 }
             }
             Event::Scalar(_, _, anchor, _) => {
@@ -99,6 +134,18 @@ pub(super) fn check(file: &str, text: &str) -> Result<(), Problem> {
         }
     }
     Ok(())
+}
+
+/// An open mapping or sequence.
+struct Frame {
+    /// Its anchor, 0 for none.
+    anchor: usize,
+    /// The node count when it began, itself included.
+    nodes_before: usize,
+    /// For a mapping, the keys written so far and their lines.
+    keys: Option<HashMap<String, usize>>,
+    /// For a mapping, whether the next node is a key.
+    expect_key: bool,
 }
 
 fn too_deep() -> String {
