@@ -406,6 +406,17 @@ fn every_count_and_length_is_bounded_naming_the_field() {
     }
 }
 
+/// A short pattern that compiles to megabytes is refused naming the field.
+#[test]
+fn a_pattern_too_big_once_compiled_is_refused() {
+    let text = with_credential(&format!(
+        "{BASE}    locations: [{{ file: a.tf, pattern: '(?P<value>\\w{{100}})', role: use }}]\n"
+    ));
+    let p = one_problem(&text);
+    assert_eq!(p.field, "credentials.x.locations[0].pattern", "{p}");
+    assert!(p.message.contains("size limit"), "{p}");
+}
+
 /// Every limit is in the published schema where JSON Schema can say it.
 #[test]
 fn the_schema_carries_the_limits() {

@@ -97,6 +97,11 @@ pub const MAX_LONG_TEXT_BYTES: usize = 4_096;
 /// the compiled size; this keeps compiling it cheap too.
 pub const MAX_PATTERN_BYTES: usize = 1_024;
 
+/// Largest compiled form of a `pattern`, in bytes (the regex crate's own default is 10 MiB).
+/// A short pattern can still compile to megabytes (`\w{1000}` is Unicode-wide); a real one
+/// needs a few kilobytes.
+pub const MAX_PATTERN_COMPILED_BYTES: usize = 1 << 20;
+
 /// Longest date format (`%Y-%m-%d`).
 pub const MAX_DATE_FORMAT_BYTES: usize = 64;
 

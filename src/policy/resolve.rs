@@ -2,7 +2,7 @@
 //! and every rule that needs no repository checked (the repository checks are in
 //! `validate.rs`). All problems are collected, not just the first.
 
-use regex::Regex;
+use regex::{Regex, RegexBuilder};
 use time::OffsetDateTime;
 
 use super::duration::Span;
@@ -407,7 +407,10 @@ fn location(
                 })
                 .collect(),
         ))),
-        (None, Some(pattern)) => match Regex::new(pattern) {
+        (None, Some(pattern)) => match RegexBuilder::new(pattern)
+            .size_limit(super::limits::MAX_PATTERN_COMPILED_BYTES)
+            .build()
+        {
             Ok(re) if re.capture_names().any(|n| n == Some("value")) => Some(Target::Pattern(re)),
             Ok(_) => {
                 problems.push(loc.problem(
