@@ -345,7 +345,7 @@ fn list_accept_locations_gain_and_lose_items() {
 fn a_location_with_more_values_than_the_limit_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let ids = Identities::from_file(&fixture("demo-age-key.txt")).unwrap();
-    let n = keyroll::policy::limits::MAX_VALUES_PER_LOCATION + 1;
+    let n = policy::limits::MAX_VALUES_PER_LOCATION + 1;
     let plain: String = std::iter::once("tokens:\n".to_owned())
         .chain((0..n).map(|i| format!("  - token-{i}\n")))
         .collect();
