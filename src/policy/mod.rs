@@ -61,9 +61,11 @@ impl fmt::Display for Problems {
 /// Parses and resolves a config text. `file` names it in problems.
 ///
 /// Synchronous and bounded: a text over [`limits::MAX_CONFIG_BYTES`], nested deeper than
-/// [`limits::MAX_NESTING`] or holding more than [`limits::MAX_NODES`] nodes is refused by a
-/// single linear pass before anything else reads it, so the whole call takes time linear in
-/// at most a megabyte. A server can run it on a blocking thread under a timeout.
+/// [`limits::MAX_NESTING`], holding more than [`limits::MAX_NODES`] nodes or writing a key
+/// twice in one mapping is refused by a single linear pass before anything else reads it,
+/// so the whole call takes time linear in at most a megabyte; every other limit in
+/// [`limits`] is then checked naming its field. No I/O: a server can run it on a blocking
+/// thread under a timeout.
 pub fn parse(file: &str, text: &str) -> Result<Config, Problems> {
     shape::check(file, text).map_err(|p| Problems(vec![p]))?;
     let locator = locate::Locator::new(file, text);
