@@ -422,3 +422,43 @@ fn the_fingerprint_key_file_is_never_rotated() {
     assert!(matches!(err, ChangeError::FingerprintKeyFile(_)), "{err}");
     assert!(err.to_string().contains("never rotates"), "{err}");
 }
+
+/// A location holding more values than keyroll compares (an accept list grown by hand or by
+/// an attacker) is refused with the limit, not worked through pairwise.
+#[test]
+fn a_location_with_more_values_than_the_limit_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = Identities::from_file(&fixture("demo-age-key.txt")).unwrap();
+    let n = policy::limits::MAX_VALUES_PER_LOCATION + 1;
+    let plain: String = std::iter::once("tokens:\n".to_owned())
+        .chain((0..n).map(|i| format!("  - token-{i}\n")))
+        .collect();
+    let encrypted = keyroll::sops::encrypt(
+        &plain,
+        keyroll::sops::Format::Yaml,
+        &keyroll::sops::EncryptOptions::for_recipients(vec![ids.recipients()[0].clone()]),
+        OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("a.yaml"), encrypted).unwrap();
+    let config = policy::parse(
+        ".keyroll.yaml",
+        "version: 1\ncredentials:\n  x:\n    extends: random-password\n    owner: '@a'\n    locations: [{ file: a.yaml, path: [tokens], role: accept, format: list }]\n",
+    )
+    .unwrap();
+    let files = WorkTree::new(dir.path());
+    let base = Base {
+        files: &files,
+        ids: &ids,
+        now: OffsetDateTime::now_utc(),
+        fingerprint_key: None,
+    };
+    let e = changeset::read_current(&config.credentials[0], base).unwrap_err();
+    assert!(
+        e.to_string().contains(&format!(
+            "holds {n} values; keyroll handles at most {}",
+            n - 1
+        )),
+        "{e}"
+    );
+}

@@ -857,3 +857,74 @@ fn keyroll_never_shows_or_changes_the_fingerprint_key() {
     let out = run_keyroll(demo.path(), &["sops", "verify", file], &env, None);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+/// Found from outside: `max_age: 2914000d` passed validate and panicked later. validate
+/// refuses it at its line; and what validate accepts, status and plan handle: history dated
+/// at the calendar's end with the longest max age, and a rotation branch numbered u32::MAX.
+#[test]
+fn what_validate_accepts_status_and_plan_handle() {
+    let demo = Demo::new();
+    let config = demo.path().join(".keyroll.yaml");
+    let good = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        good.replace("  max_age: 90d\n", "  max_age: 2914000d\n"),
+    )
+    .unwrap();
+    let out = demo.keyroll(&["validate"], None);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    assert!(
+        text(&out).contains(".keyroll.yaml:6:12: defaults.max_age:")
+            && text(&out).contains("3650d (10 years)"),
+        "{}",
+        text(&out)
+    );
+
+    // The longest max age, and a person's commit dated far ahead (git keeps commit times
+    // below 2^32 seconds, so the year 2106; the calendar's end is in tests/config_limits.rs).
+    std::fs::write(
+        &config,
+        good.replace("  max_age: 90d\n", "  max_age: 3650d\n"),
+    )
+    .unwrap();
+    let tf = demo.path().join("terraform/redis.tf");
+    let mut redis = std::fs::read_to_string(&tf).unwrap();
+    redis.push_str("# touched\n");
+    std::fs::write(&tf, redis).unwrap();
+    let mut index = demo.repo.index().unwrap();
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .unwrap();
+    index.write().unwrap();
+    let tree = demo.repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let year_9999 = git2::Time::new(253_402_300_000, 0);
+    let sig = git2::Signature::new("demo", "demo@example.com", &year_9999).unwrap();
+    let parent = demo.repo.head().unwrap().peel_to_commit().unwrap();
+    demo.repo
+        .commit(Some("HEAD"), &sig, &sig, "far future", &tree, &[&parent])
+        .unwrap();
+    let out = demo.keyroll(&["validate"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = demo.keyroll(&["status", "--json"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let redis = rows
+        .iter()
+        .find(|r| r["credential"] == "redis-auth")
+        .unwrap();
+    assert_eq!(redis["state"], "ok", "{redis}");
+
+    // A rotation branch someone pushed with the highest number there is.
+    let year = time::OffsetDateTime::now_utc().year();
+    let head = demo.repo.head().unwrap().peel_to_commit().unwrap();
+    demo.repo
+        .branch(
+            &format!("keyroll/database-password/R-{year}-4294967295/add"),
+            &head,
+            false,
+        )
+        .unwrap();
+    let out = demo.keyroll(&["plan", "database-password"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("used up"), "{}", text(&out));
+}

@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 
 use crate::fingerprint::{self, Fingerprint, FingerprintKey};
 use crate::generate::NewValues;
+use crate::policy::limits::MAX_VALUES_PER_LOCATION;
 use crate::policy::{Credential, InsertAt, Location, Role, SwitchMode, Target, ValueFormat};
 use crate::repo::Files;
 use crate::sops::{Format, Identities, NewValue, PlainValue, SopsError, SopsFile, TreePath};
@@ -272,6 +273,15 @@ pub fn read_current(cred: &Credential, base: Base<'_>) -> Result<Current, Change
                 vec![PlainValue::str(v)]
             }
         };
+        if values.len() > MAX_VALUES_PER_LOCATION {
+            return Err(location_err(
+                loc,
+                &format!(
+                    "holds {} values; keyroll handles at most {MAX_VALUES_PER_LOCATION} at one location",
+                    values.len()
+                ),
+            ));
+        }
         per_location.push(values);
     }
     Ok(Current { per_location })

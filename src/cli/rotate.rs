@@ -257,7 +257,12 @@ fn rotation_id(
         .filter_map(|id| id.strip_prefix(&prefix).and_then(|n| n.parse::<u32>().ok()))
         .max()
         .unwrap_or(0);
-    Ok(format!("{prefix}{:04}", highest + 1))
+    // Branch names are anyone's to push: the highest number may be u32::MAX.
+    let next = highest.checked_add(1).ok_or_else(|| Failure {
+        exit: Exit::Other,
+        message: format!("rotation numbers for {year} are used up (a branch has {prefix}{highest}); pass --rotation"),
+    })?;
+    Ok(format!("{prefix}{next:04}"))
 }
 
 fn commit_message(cred: &Credential, rotation: &str, change: &ChangeSet) -> String {

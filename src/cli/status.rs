@@ -88,7 +88,7 @@ fn row(repo: &Repo, cred: &Credential, now: OffsetDateTime) -> Result<Row, Failu
             }
         }
     };
-    let due_at = last.map(|t| t + cred.max_age.0);
+    let due_at = last.map(|t| cred.due_at(t));
     let state = match due_at {
         None => "unknown",
         Some(d) if d < now => "overdue",

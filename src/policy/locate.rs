@@ -82,7 +82,22 @@ impl<'a> Locator<'a> {
     /// Line and column (1-based) of the deepest part of `path` that exists: the value when
     /// the field is there, else the nearest enclosing entry.
     pub fn position(&self, path: &FieldPath) -> (usize, usize) {
-        let Some(doc) = &self.doc else { return (1, 1) };
+        self.find(path).0
+    }
+
+    /// Line and column of `path`'s value, only if the whole path is there.
+    pub fn exact(&self, path: &FieldPath) -> Option<(usize, usize)> {
+        match self.find(path) {
+            (at, true) => Some(at),
+            (_, false) => None,
+        }
+    }
+
+    /// The position of the deepest part of `path` that exists, and whether that is all of it.
+    fn find(&self, path: &FieldPath) -> ((usize, usize), bool) {
+        let Some(doc) = &self.doc else {
+            return ((1, 1), false);
+        };
         let mut offset = doc.root.span.start;
         let mut node: Option<&Node> = None;
         for step in &path.0 {
@@ -104,10 +119,10 @@ impl<'a> Locator<'a> {
                     };
                     node = Some(n);
                 }
-                None => break,
+                None => return (line_col(self.text, offset), false),
             }
         }
-        line_col(self.text, offset)
+        (line_col(self.text, offset), true)
     }
 
     pub fn problem(&self, path: &FieldPath, message: impl Into<String>) -> super::Problem {

@@ -1,11 +1,14 @@
 //! The credentials repository's `.keyroll.yaml`: parsing (strict, with every problem placed at
 //! file:line:column and field path), presets, and the resolved model the rest of keyroll uses.
 
+mod bounds;
 pub mod duration;
+pub mod limits;
 mod locate;
 pub mod model;
 pub mod presets;
 mod resolve;
+mod shape;
 pub mod validate;
 
 use std::fmt;
@@ -56,17 +59,30 @@ impl fmt::Display for Problems {
 }
 
 /// Parses and resolves a config text. `file` names it in problems.
+///
+/// Synchronous and bounded: a text over [`limits::MAX_CONFIG_BYTES`], nested deeper than
+/// [`limits::MAX_NESTING`], holding more than [`limits::MAX_NODES`] nodes or writing a key
+/// twice in one mapping is refused by a single linear pass before anything else reads it,
+/// so the whole call takes time linear in at most a megabyte; every other limit in
+/// [`limits`] is then checked naming its field. No I/O: a server can run it on a blocking
+/// thread under a timeout.
 pub fn parse(file: &str, text: &str) -> Result<Config, Problems> {
+    shape::check(file, text).map_err(|p| Problems(vec![p]))?;
     let locator = locate::Locator::new(file, text);
     let raw: ConfigFile = {
         let de = serde_norway::Deserializer::from_str(text);
         serde_path_to_error::deserialize(de).map_err(|e| {
             let field = e.path().to_string();
             let inner = e.inner();
-            let (line, column) = inner
-                .location()
-                .map(|l| (l.line(), l.column()))
-                .unwrap_or_else(|| locator.position(&FieldPath::parse(&field)));
+            // serde_norway places some refused values at the start of their enclosing
+            // mapping, lines above; those are placed at the field itself.
+            let path = FieldPath::parse(&field);
+            let exact = locator.exact(&path).filter(|_| !path.0.is_empty());
+            let (line, column) = match (inner.location().map(|l| (l.line(), l.column())), exact) {
+                (Some(by_serde), Some(field_at)) if by_serde.0 < field_at.0 => field_at,
+                (Some(by_serde), _) => by_serde,
+                (None, _) => locator.position(&path),
+            };
             // serde_norway appends "at line L column C"; the position is given up front.
             // serde_norway names the field and the position itself; both are given up front.
             let message = inner.to_string();

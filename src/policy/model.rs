@@ -10,6 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::duration::Span;
+use super::limits::*;
 
 /// The `.keyroll.yaml` file at the root of a credentials repository.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -21,6 +22,7 @@ pub struct ConfigFile {
     #[serde(default)]
     pub defaults: Defaults,
     /// The credentials keyroll rotates, by name (letters, digits and `-`).
+    #[schemars(extend("maxProperties" = MAX_CREDENTIALS, "propertyNames" = { "maxLength": MAX_NAME_BYTES }))]
     pub credentials: BTreeMap<String, CredentialSpec>,
 }
 
@@ -29,11 +31,13 @@ pub struct ConfigFile {
 pub struct Defaults {
     /// Reviewers requested on every keyroll pull request (`@user` or `@org/team`).
     #[serde(default)]
+    #[schemars(length(max = MAX_PEOPLE), inner(length(max = MAX_SHORT_TEXT_BYTES)))]
     pub reviewers: Vec<String>,
     /// How long a value may live before its credential is due for rotation.
     pub max_age: Option<Span>,
     /// Labels put on every keyroll pull request.
     #[serde(default)]
+    #[schemars(length(max = MAX_LABELS), inner(length(max = MAX_SHORT_TEXT_BYTES)))]
     pub labels: Vec<String>,
     /// Reviews a keyroll pull request needs before it may merge.
     pub approvals: Option<ApprovalsSpec>,
@@ -47,8 +51,10 @@ pub struct Defaults {
 #[serde(deny_unknown_fields)]
 pub struct ApprovalsSpec {
     /// How many approving reviews on the pull request's current head commit (default 1).
+    #[schemars(range(max = MAX_APPROVALS_REQUIRED))]
     pub required: Option<u32>,
     /// Whose approvals count (`@user` or `@org/team`); default: the credential's owner.
+    #[schemars(length(max = MAX_PEOPLE), inner(length(max = MAX_SHORT_TEXT_BYTES)))]
     pub from: Option<Vec<String>>,
     /// Whether the person who asked for the rotation (`/keyroll rotate`) may approve its pull
     /// requests (default false: two people).
@@ -60,17 +66,22 @@ pub struct ApprovalsSpec {
 #[serde(deny_unknown_fields)]
 pub struct CredentialSpec {
     /// A preset from keyroll's `policies/` folder whose fields this credential starts from.
+    #[schemars(length(max = MAX_NAME_BYTES))]
     pub extends: Option<String>,
     /// What the credential is and who relies on it.
+    #[schemars(length(max = MAX_LONG_TEXT_BYTES))]
     pub description: Option<String>,
     /// The team or person who owns the credential (`@org/team`).
+    #[schemars(length(max = MAX_SHORT_TEXT_BYTES))]
     pub owner: Option<String>,
     /// Reviewers for this credential's pull requests (replaces the defaults).
+    #[schemars(length(max = MAX_PEOPLE), inner(length(max = MAX_SHORT_TEXT_BYTES)))]
     pub reviewers: Option<Vec<String>>,
     /// Maximum age of a value before the credential is due (replaces the default).
     pub max_age: Option<Span>,
     /// One value per consumer, told apart by prefix (A for apps, J for Jenkins…). Without
     /// slots the credential has one value.
+    #[schemars(length(max = MAX_SLOTS))]
     pub slots: Option<Vec<SlotSpec>>,
     /// Where new values come from.
     pub generator: Option<GeneratorSpec>,
@@ -79,8 +90,10 @@ pub struct CredentialSpec {
     /// GitOps controller that applies every change at once).
     pub switch: Option<SwitchMode>,
     /// Where the values live.
+    #[schemars(length(max = MAX_LOCATIONS))]
     pub locations: Option<Vec<LocationSpec>>,
     /// What must happen after each merge, in order: waves of deploy checks and manual gates.
+    #[schemars(length(max = MAX_ROLLOUT_STEPS))]
     pub rollout: Option<Vec<RolloutStepSpec>>,
     /// Reviews this credential's pull requests need (replaces the default).
     pub approvals: Option<ApprovalsSpec>,
@@ -92,9 +105,11 @@ pub struct CredentialSpec {
 #[serde(deny_unknown_fields)]
 pub struct SlotSpec {
     /// The slot's name, as locations refer to it.
+    #[schemars(length(max = MAX_NAME_BYTES))]
     pub name: String,
     /// The prefix every value of this slot starts with.
     #[serde(default)]
+    #[schemars(length(max = MAX_PREFIX_BYTES))]
     pub prefix: String,
 }
 
@@ -113,6 +128,7 @@ pub enum GeneratorSpec {
     Random {
         /// Characters drawn after the prefix.
         #[serde(default = "default_length")]
+        #[schemars(range(min = MIN_RANDOM_LENGTH, max = MAX_RANDOM_LENGTH))]
         length: usize,
         /// Which characters to draw from.
         #[serde(default)]
@@ -121,26 +137,32 @@ pub enum GeneratorSpec {
     /// A name made from today's date, e.g. `APPLICATION-PRODUCTION-{date}`.
     Dated {
         /// The name, with `{date}` where the date goes.
+        #[schemars(length(max = MAX_SHORT_TEXT_BYTES))]
         template: String,
         /// How the date is written (`%Y`, `%m`, `%d`, `%H`, `%M`, `%S`).
         #[serde(default = "default_date_format")]
+        #[schemars(length(max = MAX_DATE_FORMAT_BYTES))]
         date_format: String,
     },
     /// Today's date, for `*_rotated_date` bumps that make Terraform recreate a secret.
     Date {
         /// How the date is written (`%Y`, `%m`, `%d`, `%H`, `%M`, `%S`).
+        #[schemars(length(max = MAX_DATE_FORMAT_BYTES))]
         format: String,
     },
     /// A person mints the value (in a provider's dashboard) and puts it on keyroll's branch.
     Manual {
         /// What the person must do.
+        #[schemars(length(max = MAX_LONG_TEXT_BYTES))]
         instructions: String,
         /// Per slot, the name the new value must start with, e.g.
         /// `APPLICATION-PRODUCTION-{date}`.
         #[serde(default)]
+        #[schemars(extend("maxProperties" = MAX_MANUAL_NAMES, "additionalProperties" = { "type": "string", "maxLength": MAX_SHORT_TEXT_BYTES }))]
         names: BTreeMap<String, String>,
         /// How `{date}` in the names is written.
         #[serde(default = "default_date_format")]
+        #[schemars(length(max = MAX_DATE_FORMAT_BYTES))]
         date_format: String,
     },
 }
@@ -208,6 +230,7 @@ enum FormatName {
 #[serde(deny_unknown_fields)]
 struct Delimited {
     /// The separator between values.
+    #[schemars(length(max = MAX_SEPARATOR_BYTES))]
     delimited: String,
 }
 
@@ -261,22 +284,26 @@ pub enum InsertAt {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum PathStep {
-    Index(usize),
-    Key(String),
+    Index(#[schemars(range(max = MAX_PATH_INDEX))] usize),
+    Key(#[schemars(length(max = MAX_PATH_KEY_BYTES))] String),
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LocationSpec {
     /// The file, relative to the repository root.
+    #[schemars(length(max = MAX_SHORT_TEXT_BYTES))]
     pub file: String,
     /// Where the value sits inside a SOPS file: keys and list indexes from the top.
+    #[schemars(length(max = MAX_PATH_STEPS))]
     pub path: Option<Vec<PathStep>>,
     /// For a plain (non-SOPS) file: a regular expression whose named group `value` is the
     /// value, e.g. `redis_rotated_date\s*=\s*"(?P<value>[^"]*)"`.
+    #[schemars(length(max = MAX_PATTERN_BYTES))]
     pub pattern: Option<String>,
     pub role: Role,
     /// The slot whose value this is (use locations, or accept locations for one slot).
+    #[schemars(length(max = MAX_NAME_BYTES))]
     pub slot: Option<String>,
     #[serde(default)]
     pub format: ValueFormat,
@@ -289,16 +316,21 @@ pub struct LocationSpec {
 #[serde(deny_unknown_fields)]
 pub struct RolloutStepSpec {
     /// The wave's name; it passes when every check succeeded on the merge commit.
+    #[schemars(length(max = MAX_NAME_BYTES))]
     pub wave: Option<String>,
     /// The check run names of the wave.
     #[serde(default)]
+    #[schemars(length(max = MAX_CHECKS_PER_WAVE), inner(length(max = MAX_SHORT_TEXT_BYTES)))]
     pub checks: Vec<String>,
     /// The gate's name, as in `/keyroll confirm <gate>`.
+    #[schemars(length(max = MAX_NAME_BYTES))]
     pub gate: Option<String>,
     /// Who may confirm the gate (`@user`, `@org/team`).
     #[serde(default)]
+    #[schemars(length(max = MAX_PEOPLE), inner(length(max = MAX_SHORT_TEXT_BYTES)))]
     pub confirm: Vec<String>,
     /// What the person must do before confirming.
+    #[schemars(length(max = MAX_LONG_TEXT_BYTES))]
     pub instructions: Option<String>,
     /// How long the wave or gate may take before the rotation stalls (default 2h for waves,
     /// 3d for gates).

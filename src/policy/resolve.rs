@@ -2,7 +2,8 @@
 //! and every rule that needs no repository checked (the repository checks are in
 //! `validate.rs`). All problems are collected, not just the first.
 
-use regex::Regex;
+use regex::{Regex, RegexBuilder};
+use time::OffsetDateTime;
 
 use super::duration::Span;
 use super::locate::{FieldPath, Locator};
@@ -68,6 +69,13 @@ impl Credential {
             .iter()
             .filter(|s| value.starts_with(s.prefix.as_bytes()))
             .max_by_key(|s| s.prefix.len())
+    }
+
+    /// When the credential is next due after a rotation at `last`: `last` plus its max
+    /// age, or the calendar's last instant if that lies beyond it. Never panics, whatever
+    /// date a repository's history holds.
+    pub fn due_at(&self, last: OffsetDateTime) -> OffsetDateTime {
+        last.saturating_add(self.max_age.0)
     }
 
     pub fn has_accept_locations(&self) -> bool {
@@ -144,7 +152,12 @@ impl Step {
 }
 
 pub(super) fn resolve(raw: ConfigFile, loc: &Locator<'_>) -> Result<Config, Problems> {
-    let mut problems = Vec::new();
+    // Limits first: the checks below compare list entries pairwise.
+    let mut problems = super::bounds::check(&raw, loc);
+    if !problems.is_empty() {
+        problems.sort_by_key(|p| (p.line, p.column));
+        return Err(Problems(problems));
+    }
     let root = FieldPath::root();
     if raw.version != 1 {
         problems.push(loc.problem(
@@ -274,14 +287,6 @@ fn credential(
             }
         }
     }
-    if let GeneratorSpec::Random { length, .. } = &generator
-        && *length < 16
-    {
-        problems.push(loc.problem(
-            &field.key("generator").key("length"),
-            "random values need at least 16 characters",
-        ));
-    }
 
     let mut resolved_locations = Vec::new();
     for (i, l) in locations.iter().enumerate() {
@@ -402,7 +407,10 @@ fn location(
                 })
                 .collect(),
         ))),
-        (None, Some(pattern)) => match Regex::new(pattern) {
+        (None, Some(pattern)) => match RegexBuilder::new(pattern)
+            .size_limit(super::limits::MAX_PATTERN_COMPILED_BYTES)
+            .build()
+        {
             Ok(re) if re.capture_names().any(|n| n == Some("value")) => Some(Target::Pattern(re)),
             Ok(_) => {
                 problems.push(loc.problem(

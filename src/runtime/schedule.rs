@@ -43,7 +43,7 @@ pub fn plan(
     let mut report: Vec<Due> = credentials
         .iter()
         .filter_map(|c| {
-            let due_at = last.get(&c.name).map_or(now, |t| *t + c.max_age.0);
+            let due_at = last.get(&c.name).map_or(now, |t| c.due_at(*t));
             let urgency = if due_at <= now {
                 Urgency::Overdue
             } else if due_at - now <= soon {

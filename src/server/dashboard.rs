@@ -26,7 +26,7 @@ pub(super) async fn refresh(w: &mut Worker, repo: &str) -> Result<(), StartError
         .flat_map(|c| c.credentials.iter())
         .map(|c| {
             let last = last.get(&c.name).copied();
-            let due = last.map(|t| t + c.max_age.0);
+            let due = last.map(|t| c.due_at(t));
             DashboardRow {
                 credential: c.name.clone(),
                 owner: c.owner.clone(),
