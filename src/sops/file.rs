@@ -157,6 +157,7 @@ impl SopsFile {
             let plain = enc
                 .decrypt(key, additional_data(path).as_bytes())
                 .map_err(|e| fail(e.to_string()))?;
+            let plain = value::decode_typed(plain).map_err(|e| fail(e.to_owned()))?;
             leaf.comment = plain.ty() == ValueType::Comment;
             leaf.encrypted = true;
             leaf.value = Some(plain);
@@ -231,11 +232,14 @@ impl OpenedFile<'_> {
     fn verify_mac(&self) -> Result<(), SopsError> {
         let meta = &self.file.meta;
         let enc = EncValue::parse(&meta.mac).map_err(|_| SopsError::MacUndecryptable)?;
+        let aad = mac::stamp_aad(&meta.lastmodified).ok_or(SopsError::MacUndecryptable)?;
         let stored = enc
-            .decrypt(&self.key, mac::stamp_aad(&meta.lastmodified).as_bytes())
+            .decrypt(&self.key, aad.as_bytes())
             .map_err(|_| SopsError::MacUndecryptable)?;
+        // sops compares the decrypted string with its upper-case hex exactly; a MAC of
+        // another type never equals it.
         let computed = self.computed_mac();
-        if stored.expose().eq_ignore_ascii_case(computed.as_bytes()) {
+        if stored.ty() == ValueType::Str && stored.expose() == computed.as_bytes() {
             Ok(())
         } else {
             Err(SopsError::MacMismatch)

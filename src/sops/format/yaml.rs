@@ -11,8 +11,7 @@ use crate::sops::tree::{
     Comment, Document, Entry, Item, ListNode, MapNode, Node, ScalarNode, SopsEntry, Style,
 };
 
-/// Nesting deeper than this is refused rather than risking the stack on hostile input.
-const MAX_DEPTH: usize = 200;
+use crate::sops::strict::MAX_DEPTH;
 
 pub fn parse(src: &str) -> Result<Vec<Document>, SyntaxError> {
     // sops's own layout takes the fast path; everything else the general reader.
@@ -172,7 +171,10 @@ impl<'a> Builder<'a> {
         in_flow: bool,
     ) -> Result<Node, SyntaxError> {
         if depth > MAX_DEPTH {
-            return Err(self.error(span, "nesting is too deep"));
+            return Err(self.error(
+                span,
+                &format!("nesting is deeper than {MAX_DEPTH} levels, keyroll's limit"),
+            ));
         }
         match event {
             Event::Scalar(text, style, _anchor, tag) => {
@@ -242,7 +244,21 @@ impl<'a> Builder<'a> {
                         sops,
                     ));
                 }
-                Event::Scalar(key, ..) => {
+                Event::Scalar(key, style, _, tag) => {
+                    // sops decodes keys as YAML values and refuses any that is not a string
+                    // (`1:`, `true:`, `2024-01-15:`, `~:`).
+                    if style == ScalarStyle::Plain
+                        && tag.is_none()
+                        && !crate::sops::value::plain_key_is_string(&key)
+                    {
+                        return Err(self.error(
+                            kspan,
+                            &format!(
+                                "the key `{key}` is not a string in YAML (a number, boolean, \
+                                 date or null); sops refuses such keys: quote it"
+                            ),
+                        ));
+                    }
                     let ks = self.offsets.byte(kspan.start.index());
                     let ke = self.offsets.byte(kspan.end.index());
                     if entries.is_empty() && sops.is_none() && !flow {
@@ -256,6 +272,13 @@ impl<'a> Builder<'a> {
             let (event, vspan) = self.next()?;
             let value = self.node(event, vspan, depth, flow)?;
             if top && key == "sops" {
+                if sops.is_some() {
+                    return Err(SyntaxError::at(
+                        self.src,
+                        key_span.start,
+                        "a second `sops` metadata section: a file has exactly one",
+                    ));
+                }
                 // The whole `sops:` block, lines and all, so the plaintext view can drop it.
                 sops = Some(SopsEntry::whole_lines(self.src, key_span.start, value));
             } else {
@@ -357,11 +380,11 @@ fn attach_comments(src: &str, docs: &mut [Document]) {
                 text: src.get(at + 1..end).unwrap_or("").to_owned(),
                 span: at..end,
             };
-            // A comment belongs to the document whose content it precedes.
+            // A comment belongs to the document whose content it precedes (documents are
+            // in text order, so their ends are sorted).
             let doc_index = docs
-                .iter()
-                .position(|d| at < d.end)
-                .unwrap_or(docs.len().saturating_sub(1));
+                .partition_point(|d| d.end <= at)
+                .min(docs.len().saturating_sub(1));
             if let Some(d) = docs.get_mut(doc_index) {
                 d.comments.push(comment);
             }
