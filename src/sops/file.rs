@@ -199,6 +199,17 @@ impl SopsFile {
                 // sops binds a comment to the path of the map or list around it. Which one
                 // that is depends on how its YAML library attached the comment, so every
                 // enclosing path is tried; a moved or altered comment still fails all.
+                // sops writes comments as `type:comment`; with any other type it would count
+                // the decrypted text in the MAC, which keyroll never does for a comment.
+                if enc.ty() != ValueType::Comment {
+                    return Err(SopsError::ValueDecrypt {
+                        at,
+                        reason: format!(
+                            "comment: encrypted as type `{}`, not `comment`",
+                            enc.ty().as_str()
+                        ),
+                    });
+                }
                 let text = comment_paths(&doc.root, c.span.start)
                     .iter()
                     .find_map(|ad| enc.decrypt(key, ad.as_bytes()).ok())

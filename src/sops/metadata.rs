@@ -68,6 +68,15 @@ impl Metadata {
                     n + 1
                 )));
             };
+            // A document of nothing but metadata is what pasting a `sops` block above a
+            // file as a document of its own makes; sops would show it as an empty first
+            // document and act on that. sops never writes one for a file with data.
+            if docs.len() > 1 && doc.root.entries.is_empty() {
+                return Err(SopsError::BadMetadata(format!(
+                    "document {} holds nothing but a `sops` block",
+                    n + 1
+                )));
+            }
             // sops reads the first document's block and ignores the others; keyroll restamps
             // them all, so they must say the same, as sops writes them.
             if doc
@@ -94,6 +103,12 @@ impl Metadata {
         let version = scalar(map, "version")?.unwrap_or_default();
         if version.is_empty() {
             return Err(SopsError::MissingVersion);
+        }
+        if !version_sops_accepts(&version) {
+            return Err(SopsError::BadMetadata(format!(
+                "`version` {version:?} is not a semantic version (MAJOR.MINOR.PATCH); sops \
+                 refuses the file"
+            )));
         }
         let lastmodified = scalar(map, "lastmodified")?
             .ok_or_else(|| SopsError::BadMetadata("no `lastmodified`".into()))?;
@@ -165,6 +180,39 @@ impl Metadata {
         );
         have < want
     }
+}
+
+/// Whether sops can compare the file's `version` with its own (it refuses the file when it
+/// cannot): a `1.`-prefixed legacy version, or a strict semantic version, `v` allowed.
+fn version_sops_accepts(version: &str) -> bool {
+    if version.starts_with("1.") {
+        return true;
+    }
+    let v = version.strip_prefix('v').unwrap_or(version);
+    let (v, build) = match v.split_once('+') {
+        Some((v, b)) => (v, Some(b)),
+        None => (v, None),
+    };
+    let (core, pre) = match v.split_once('-') {
+        Some((c, p)) => (c, Some(p)),
+        None => (v, None),
+    };
+    let number = |p: &str| {
+        !p.is_empty()
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && !(p.len() > 1 && p.starts_with('0'))
+            && p.parse::<u64>().is_ok()
+    };
+    let ident =
+        |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|p| number(p))
+        && pre.is_none_or(|p| {
+            p.split('.')
+                .all(|id| ident(id) && (!id.bytes().all(|b| b.is_ascii_digit()) || number(id)))
+        })
+        && build.is_none_or(|b| b.split('.').all(ident))
 }
 
 fn group(map: &MapNode) -> Result<KeyGroup, SopsError> {

@@ -316,7 +316,10 @@ impl Cursor<'_> {
 pub fn decode_typed(v: PlainValue) -> Result<PlainValue, &'static str> {
     let text = || std::str::from_utf8(v.expose()).ok();
     let canonical = match v.ty() {
-        ValueType::Str | ValueType::Bytes | ValueType::Comment => return Ok(v),
+        ValueType::Str | ValueType::Comment => return Ok(v),
+        // sops keeps every decrypted value in a Go map key to reuse its IV on re-encryption,
+        // and a byte slice cannot be one: `sops -d` crashes on any `type:bytes` value.
+        ValueType::Bytes => return Err("type `bytes`, which the real sops cannot decrypt"),
         ValueType::Int => text()
             .and_then(parse_go_atoi)
             .map(|i| i.to_string())

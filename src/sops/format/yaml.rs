@@ -14,12 +14,30 @@ use crate::sops::tree::{
 use crate::sops::strict::MAX_DEPTH;
 
 pub fn parse(src: &str) -> Result<Vec<Document>, SyntaxError> {
+    if let Some((at, c)) = src.char_indices().find(|(_, c)| !printable(*c)) {
+        return Err(SyntaxError::at(
+            src,
+            at,
+            format!(
+                "control character U+{:04X}: YAML allows none outside escapes (sops refuses it)",
+                u32::from(c)
+            ),
+        ));
+    }
     // sops's own layout takes the fast path; everything else the general reader.
     if let Ok(mut docs) = super::yaml_fast::parse(src) {
         attach_comments(src, &mut docs);
         return Ok(docs);
     }
     parse_general(src)
+}
+
+/// YAML's printable characters, as Go's YAML reader (which sops uses) checks them in the
+/// whole text, comments included.
+fn printable(c: char) -> bool {
+    matches!(c,
+        '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{A0}'..='\u{D7FF}'
+        | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 /// The general reader (saphyr), for any YAML.
