@@ -81,77 +81,88 @@ struct Base {
     unset_path: &'static [&'static str],
 }
 
+/// How to make one base file: a fixture or inline plaintext, the `sops -e` flags, and the
+/// paths the edits use.
+struct Spec {
+    name: &'static str,
+    inline: Option<&'static str>,
+    flags: &'static [&'static str],
+    set_path: &'static [&'static str],
+    unset_path: &'static [&'static str],
+}
+
+const SPECS: &[Spec] = &[
+    Spec {
+        name: "planted.yaml",
+        inline: Some(PLANTED_YAML),
+        flags: &[],
+        set_path: &["api", "token"],
+        unset_path: &["public_unencrypted"],
+    },
+    Spec {
+        name: "planted.json",
+        inline: Some(PLANTED_JSON),
+        flags: &[],
+        set_path: &["api", "token"],
+        unset_path: &["api", "port"],
+    },
+    Spec {
+        name: "planted.env",
+        inline: Some(PLANTED_ENV),
+        flags: &[],
+        set_path: &["API_TOKEN"],
+        unset_path: &["DB_URL"],
+    },
+    Spec {
+        name: "features.yaml",
+        inline: None,
+        flags: &[],
+        set_path: &["database", "password"],
+        unset_path: &["nested", "level2"],
+    },
+    Spec {
+        name: "multi.yaml",
+        inline: None,
+        flags: &[],
+        set_path: &["token"],
+        unset_path: &["first"],
+    },
+    Spec {
+        name: "k8s-secret.yaml",
+        inline: None,
+        flags: &["--encrypted-regex", "^(data|stringData)$"],
+        set_path: &["stringData", "token"],
+        unset_path: &["data", "key"],
+    },
+    Spec {
+        name: "mac-only.json",
+        inline: Some(PLANTED_JSON),
+        flags: &["--mac-only-encrypted"],
+        set_path: &["api", "token"],
+        unset_path: &["list"],
+    },
+];
+
 fn bases(dir: &Path) -> Vec<Base> {
-    let specs: [(&str, Option<&str>, &[&str], &[&str], &[&str], &[&str]); 7] = [
-        (
-            "planted.yaml",
-            Some(PLANTED_YAML),
-            &[],
-            &["api", "token"],
-            &["public_unencrypted"],
-            &[],
-        ),
-        (
-            "planted.json",
-            Some(PLANTED_JSON),
-            &[],
-            &["api", "token"],
-            &["api", "port"],
-            &[],
-        ),
-        (
-            "planted.env",
-            Some(PLANTED_ENV),
-            &[],
-            &["API_TOKEN"],
-            &["DB_URL"],
-            &[],
-        ),
-        (
-            "features.yaml",
-            None,
-            &[],
-            &["database", "password"],
-            &["nested", "level2"],
-            &[],
-        ),
-        ("multi.yaml", None, &[], &["token"], &["first"], &[]),
-        (
-            "k8s-secret.yaml",
-            None,
-            &["--encrypted-regex", "^(data|stringData)$"],
-            &["stringData", "token"],
-            &["data", "key"],
-            &[],
-        ),
-        (
-            "mac-only.json",
-            Some(PLANTED_JSON),
-            &["--mac-only-encrypted"],
-            &["api", "token"],
-            &["list"],
-            &[],
-        ),
-    ];
-    specs
+    SPECS
         .iter()
-        .map(|(name, inline, flags, set_path, unset_path, _)| {
-            let path = dir.join(name);
-            match inline {
+        .map(|spec| {
+            let path = dir.join(spec.name);
+            match spec.inline {
                 Some(text) => std::fs::write(&path, text).unwrap(),
                 None => {
-                    std::fs::copy(fixture(&format!("sops/{name}")), &path).unwrap();
+                    std::fs::copy(fixture(&format!("sops/{}", spec.name)), &path).unwrap();
                 }
             }
-            let mut args: Vec<&str> = flags.to_vec();
+            let mut args: Vec<&str> = spec.flags.to_vec();
             args.extend(["--age", &keys().bot]);
             let text = sops_encrypt(&path, &args);
             Base {
-                name,
+                name: spec.name,
                 format: Format::from_path(&path).unwrap(),
                 text,
-                set_path,
-                unset_path,
+                set_path: spec.set_path,
+                unset_path: spec.unset_path,
             }
         })
         .collect()

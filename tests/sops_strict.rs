@@ -49,9 +49,8 @@ fn both_refuse(dir: &Path, name: &str, text: &str, what: &str) {
         !sops_reads(dir, name, text),
         "{what}: expected the real sops to refuse:\n{text}"
     );
-    match keyroll_opens(text, format) {
-        Ok(()) => panic!("{what}: keyroll opened a file sops refuses:\n{text}"),
-        Err(e) => eprintln!("{what}: refused: {e}"),
+    if keyroll_opens(text, format).is_ok() {
+        panic!("{what}: keyroll opened a file sops refuses:\n{text}");
     }
 }
 

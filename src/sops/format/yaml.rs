@@ -135,7 +135,13 @@ impl<'a> Builder<'a> {
             Some(Err(e)) => Err(SyntaxError {
                 line: e.marker().line(),
                 column: e.marker().col() + 1,
-                message: e.info().to_owned(),
+                // saphyr stops flow nesting a little past keyroll's own limit; say which
+                // limit the file hit in keyroll's words.
+                message: if e.info().contains("recursion limit") {
+                    format!("nesting is deeper than {MAX_DEPTH} levels, keyroll's limit")
+                } else {
+                    e.info().to_owned()
+                },
             }),
             None => Err(SyntaxError::at(
                 self.src,
