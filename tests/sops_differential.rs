@@ -815,8 +815,11 @@ fn check_case(
         (Verdict::Refused(_), None) => t.push(0),
         (Verdict::Refused(e), Some(_)) => {
             let mut tl = tally.lock().unwrap();
-            *tl.stricter.entry(error_kind(e)).or_default() += 1;
-            if tl.stricter_examples.len() < 12 {
+            let kind = error_kind(e);
+            let n = tl.stricter.entry(kind).or_default();
+            *n += 1;
+            if *n == 1 {
+                keep(&path);
                 tl.stricter_examples
                     .push(format!("{what}: {}", e.split(" / ").next().unwrap_or(e)));
             }

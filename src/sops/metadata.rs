@@ -118,7 +118,8 @@ impl Metadata {
             ));
         }
         let mac = scalar(map, "mac")?.ok_or_else(|| SopsError::BadMetadata("no `mac`".into()))?;
-        let rule = Rule::from_metadata(|k| scalar(map, k))?;
+        // sops counts a rule field only when it is not empty.
+        let rule = Rule::from_metadata(|k| Ok(scalar(map, k)?.filter(|v| !v.is_empty())))?;
         let mac_only_encrypted = flag(map, "mac_only_encrypted")?;
         let flat = group(map)?;
         let flat_has_keys = !flat.age.is_empty() || !flat.other_kinds.is_empty();

@@ -71,7 +71,9 @@ pub fn type_json_number(literal: &str, ints_as_floats: bool) -> Typed {
         return int_value(i);
     }
     match literal.parse::<f64>() {
-        Ok(f) => float_value(f),
+        Ok(f) if f.is_finite() => float_value(f),
+        // Go's JSON decoder refuses a number beyond float64's range; so does sops.
+        Ok(_) => Typed::Unsupported("a number beyond the range of a 64-bit float"),
         Err(_) => Typed::Value(PlainValue::str(literal)),
     }
 }

@@ -202,10 +202,25 @@ impl<'a> Builder<'a> {
         }
         match event {
             Event::Scalar(text, style, _anchor, tag) => {
+                // sops decodes a tagged scalar by its tag (`!!int ENC[...]` is no string and
+                // is neither decrypted nor counted in its MAC); only `!!str` reads as the
+                // text it is, so any other tag is refused.
+                if let Some(t) = tag.as_ref()
+                    && !(t.is_yaml_core_schema() && t.suffix == "str")
+                {
+                    return Err(self.error(
+                        span,
+                        &format!(
+                            "the YAML tag `{}{}` is not supported (sops reads tagged values \
+                             by their tag; only !!str is accepted)",
+                            t.handle, t.suffix
+                        ),
+                    ));
+                }
                 let mut start = self.offsets.byte(span.start.index());
                 let mut end = self.offsets.byte(span.end.index());
                 let style = match style {
-                    _ if tag.as_ref().is_some_and(|t| t.suffix == "str") => Style::Quoted,
+                    _ if tag.is_some() => Style::Quoted,
                     ScalarStyle::Plain => Style::Plain,
                     ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
                     ScalarStyle::Literal | ScalarStyle::Folded => {
@@ -271,10 +286,16 @@ impl<'a> Builder<'a> {
                 Event::Scalar(key, style, _, tag) => {
                     // sops decodes keys as YAML values and refuses any that is not a string
                     // (`1:`, `true:`, `2024-01-15:`, `~:`).
-                    if style == ScalarStyle::Plain
-                        && tag.is_none()
-                        && !crate::sops::value::plain_key_is_string(&key)
-                    {
+                    let is_str_tag =
+                        |t: &saphyr_parser::Tag| t.is_yaml_core_schema() && t.suffix == "str";
+                    let not_string = match tag.as_ref() {
+                        Some(t) => !is_str_tag(t),
+                        None => {
+                            style == ScalarStyle::Plain
+                                && !crate::sops::value::plain_key_is_string(&key)
+                        }
+                    };
+                    if not_string {
                         return Err(self.error(
                             kspan,
                             &format!(
