@@ -299,3 +299,27 @@ fn scalar(map: &MapNode, key: &str) -> Result<Option<String>, SopsError> {
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::version_sops_accepts;
+
+    #[test]
+    fn versions_are_accepted_as_sops_compares_them() {
+        for ok in [
+            "3.11.0",
+            "v3.7.3",
+            "3.11.0-beta",
+            "3.9.0-rc.1+build.5",
+            "1.15",
+            "1.x",
+        ] {
+            assert!(version_sops_accepts(ok), "{ok}");
+        }
+        for bad in [
+            "3", "3.11", "03.1.0", "3.1.0-", "3.1.0-01", "3.1.0+", "x.y.z", "4.0.0.0",
+        ] {
+            assert!(!version_sops_accepts(bad), "{bad}");
+        }
+    }
+}

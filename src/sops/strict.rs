@@ -97,8 +97,8 @@ fn check_map(text: &str, map: &MapNode, budget: &mut usize) -> Result<(), Syntax
                 text,
                 e.key_span.start,
                 format!(
-                    "duplicate key `{}` (first at line {first_line}): sops refuses duplicate \
-                     keys, and readers disagree on which one counts",
+                    "duplicate key `{}` (first at line {first_line}): readers disagree on \
+                     which one counts, so keyroll refuses the file",
                     e.key
                 ),
             ));

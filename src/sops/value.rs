@@ -699,6 +699,43 @@ mod tests {
         }
     }
 
+    fn decoded(ty: ValueType, bytes: &str) -> Result<String, &'static str> {
+        decode_typed(PlainValue::new(ty, bytes.as_bytes().to_vec()))
+            .map(|v| String::from_utf8(v.expose().to_vec()).unwrap())
+    }
+
+    #[test]
+    fn decrypted_values_are_read_by_their_type_as_go_reads_them() {
+        use ValueType::*;
+        assert_eq!(decoded(Int, "007"), Ok("7".into()));
+        assert_eq!(decoded(Int, "+5"), Ok("5".into()));
+        assert!(decoded(Int, "1_000").is_err());
+        assert!(decoded(Int, "0x1F").is_err());
+        assert!(decoded(Int, "9223372036854775808").is_err());
+        assert!(decoded(Int, "hunter2").is_err());
+        assert_eq!(decoded(Float, "1.50"), Ok("1.5".into()));
+        assert_eq!(decoded(Float, "5432"), Ok("5432".into()));
+        assert_eq!(decoded(Float, "1e3"), Ok("1000".into()));
+        assert_eq!(decoded(Float, "-Inf"), Ok("-Inf".into()));
+        assert_eq!(decoded(Float, "nan"), Ok("NaN".into()));
+        assert!(decoded(Float, "-nan").is_err());
+        assert!(decoded(Float, "1e400").is_err());
+        assert!(decoded(Float, "").is_err());
+        assert_eq!(decoded(Bool, "t"), Ok("True".into()));
+        assert_eq!(decoded(Bool, "0"), Ok("False".into()));
+        assert!(decoded(Bool, "yes").is_err());
+        assert_eq!(
+            decoded(Time, "2024-01-15T10:20:30.500+00:00"),
+            Ok("2024-01-15T10:20:30.5Z".into())
+        );
+        assert!(decoded(Time, "2024-01-15t10:20:30Z").is_err());
+        assert!(decoded(Time, "2024-02-30T10:20:30Z").is_err());
+        assert!(decoded(Time, "2024-01-15T10:20:60Z").is_err());
+        assert!(decoded(Time, "2024-01-15").is_err());
+        assert!(decoded(Bytes, "x").is_err());
+        assert_eq!(decoded(Str, "anything"), Ok("anything".into()));
+    }
+
     #[test]
     fn yaml_plain_scalars_are_typed_like_go_yaml_v3() {
         assert_eq!(typed("5432"), (ValueType::Int, "5432".into()));
