@@ -329,3 +329,35 @@ fn other_damage_sops_refuses_is_refused() {
         "keyroll opened files sops refuses: {opened:?}"
     );
 }
+
+#[test]
+fn set_refuses_keys_that_would_make_a_file_sops_cannot_read() {
+    let later = OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let value = NewValue::from_json("\"v\"").unwrap();
+    let cases: [(&str, &[&str], &str); 10] = [
+        ("features.yaml", &["sops"], "a second sops entry"),
+        ("basic.json", &["sops"], "a second sops member"),
+        ("app.env", &["sops_mac"], "a metadata line"),
+        ("app.env", &["A=B"], "a key with ="),
+        ("app.env", &["#A"], "a comment"),
+        ("app.env", &["A\nB"], "a key with a newline"),
+        ("app.env", &[""], "an empty key"),
+        ("features.yaml", &["1"], "an int key"),
+        ("features.yaml", &["true"], "a bool key"),
+        ("features.yaml", &["nested", "2024-01-15"], "a date key"),
+    ];
+    for (fixture, path, what) in cases {
+        let (dir, text) = encrypted(fixture);
+        let format = Format::from_path(Path::new(fixture)).unwrap();
+        let file = SopsFile::parse(text, format).unwrap();
+        let opened = file.open(&bot_identities()).unwrap();
+        match opened.set(&TreePath::keys(path), &value, later) {
+            Err(_) => {}
+            Ok(None) => panic!("{what}: nothing written"),
+            Ok(Some(after)) => assert!(
+                sops_reads(dir.path(), fixture, &after),
+                "{what}: keyroll wrote a file sops cannot read:\n{after}"
+            ),
+        }
+    }
+}
