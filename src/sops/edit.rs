@@ -158,6 +158,33 @@ fn navigate<'t>(file: &'t SopsFile, path: &TreePath) -> Result<Navigation<'t>, S
     Err(SopsError::InvalidPath("the path is empty".into()))
 }
 
+/// Refuses a path whose first key would write something other than a value: the `sops`
+/// metadata key (a second metadata section), or in dotenv a metadata line (`sops_…`), a
+/// comment (`#…`) or a line split at an `=` or a newline in the key. sops could not read the
+/// result as the value set.
+fn refuse_reserved_key(format: Format, path: &TreePath) -> Result<(), SopsError> {
+    let Some(Segment::Key(first)) = path.0.first() else {
+        return Ok(());
+    };
+    let reserved = match format {
+        Format::Yaml | Format::Json => first == "sops",
+        Format::Dotenv => {
+            first.is_empty()
+                || first.starts_with("sops_")
+                || first.starts_with('#')
+                || first.contains(['=', '\n'])
+        }
+    };
+    if reserved {
+        return Err(SopsError::InvalidPath(format!(
+            "{path}: `{first}` cannot be a key here (it is the sops metadata's, or not a valid \
+             {} key)",
+            format.name()
+        )));
+    }
+    Ok(())
+}
+
 /// Builds the value to insert for the rest of a path that does not exist yet.
 fn nest(rest: &[Segment], value: &NewValue) -> NewValue {
     match rest.split_first() {
@@ -195,6 +222,7 @@ impl OpenedFile<'_> {
                 "{path}: a dotenv file holds only top-level string values"
             )));
         }
+        refuse_reserved_key(file.format, path)?;
         let nav = navigate(file, path)?;
         let mut emitter = Emitter::new(file, &self.key);
         // `None`: the value is already there, so nothing is written.

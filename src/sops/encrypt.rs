@@ -8,7 +8,7 @@ use super::cipher::EncValue;
 use super::edit::{apply_splices, indent_of};
 use super::emit::MetaBlock;
 use super::error::SopsError;
-use super::file::{additional_data, clear_value, comment_path_for_writing, walk_map};
+use super::file::{Outline, additional_data, clear_value, walk_map};
 use super::format::{Format, line_col};
 use super::keys;
 use super::mac::{self, MacInput};
@@ -149,9 +149,10 @@ fn encrypt_documents(
             values.push((value, encrypt));
             Ok(())
         })?;
+        let outline = Outline::new(&doc.root);
         for c in &doc.comments {
             if opts.rule.encrypts_comment(&c.text) && !c.text.is_empty() {
-                let ad = comment_path_for_writing(&doc.root, c.span.start);
+                let ad = outline.comment_path_for_writing(c.span.start);
                 let comment = PlainValue::new(
                     super::secret::ValueType::Comment,
                     c.text.as_bytes().to_vec(),

@@ -157,6 +157,7 @@ impl SopsFile {
             let plain = enc
                 .decrypt(key, additional_data(path).as_bytes())
                 .map_err(|e| fail(e.to_string()))?;
+            let plain = value::decode_typed(plain).map_err(|e| fail(e.to_owned()))?;
             leaf.comment = plain.ty() == ValueType::Comment;
             leaf.encrypted = true;
             leaf.value = Some(plain);
@@ -186,6 +187,7 @@ impl SopsFile {
                     .as_ref()
                     .is_some_and(|s| s.removal.iter().any(|r| r.contains(&pos)))
             };
+            let outline = Outline::new(&doc.root);
             for c in &doc.comments {
                 if in_metadata(c.span.start) || !cipher::is_encrypted(&c.text) {
                     continue;
@@ -198,7 +200,19 @@ impl SopsFile {
                 // sops binds a comment to the path of the map or list around it. Which one
                 // that is depends on how its YAML library attached the comment, so every
                 // enclosing path is tried; a moved or altered comment still fails all.
-                let text = comment_paths(&doc.root, c.span.start)
+                // sops writes comments as `type:comment`; with any other type it would count
+                // the decrypted text in the MAC, which keyroll never does for a comment.
+                if enc.ty() != ValueType::Comment {
+                    return Err(SopsError::ValueDecrypt {
+                        at,
+                        reason: format!(
+                            "comment: encrypted as type `{}`, not `comment`",
+                            enc.ty().as_str()
+                        ),
+                    });
+                }
+                let text = outline
+                    .comment_paths(c.span.start)
                     .iter()
                     .find_map(|ad| enc.decrypt(key, ad.as_bytes()).ok())
                     .ok_or_else(|| SopsError::ValueDecrypt {
@@ -231,11 +245,14 @@ impl OpenedFile<'_> {
     fn verify_mac(&self) -> Result<(), SopsError> {
         let meta = &self.file.meta;
         let enc = EncValue::parse(&meta.mac).map_err(|_| SopsError::MacUndecryptable)?;
+        let aad = mac::stamp_aad(&meta.lastmodified).ok_or(SopsError::MacUndecryptable)?;
         let stored = enc
-            .decrypt(&self.key, mac::stamp_aad(&meta.lastmodified).as_bytes())
+            .decrypt(&self.key, aad.as_bytes())
             .map_err(|_| SopsError::MacUndecryptable)?;
+        // sops compares the decrypted string with its upper-case hex exactly; a MAC of
+        // another type never equals it.
         let computed = self.computed_mac();
-        if stored.expose().eq_ignore_ascii_case(computed.as_bytes()) {
+        if stored.ty() == ValueType::Str && stored.expose() == computed.as_bytes() {
             Ok(())
         } else {
             Err(SopsError::MacMismatch)
@@ -458,62 +475,99 @@ fn walk_node<'t>(
     }
 }
 
-/// The additional data a comment at `pos` may carry: the paths of the containers of the
-/// nearest entries after and before it, each with all its parents.
-fn comment_paths(root: &MapNode, pos: usize) -> Vec<String> {
-    type Best<'t> = (Option<(usize, Vec<&'t str>)>, Option<(usize, Vec<&'t str>)>);
-    fn consider<'t>(best: &mut Best<'t>, start: usize, pos: usize, path: &[&'t str]) {
-        if start < pos && best.0.as_ref().is_none_or(|(s, _)| start >= *s) {
-            best.0 = Some((start, path.to_vec()));
-        }
-        if start > pos && best.1.as_ref().is_none_or(|(s, _)| start < *s) {
-            best.1 = Some((start, path.to_vec()));
-        }
+/// Where each entry and list item of a document starts, with the path of the container
+/// holding it: what the additional data of a comment is looked up in. Built once per
+/// document, so that a file with many comments is not read in quadratic time.
+pub(crate) struct Outline<'t> {
+    /// (start offset, path id), sorted by offset; equal offsets keep visiting order.
+    starts: Vec<(usize, usize)>,
+    /// Path id -> (parent path id, key); id 0 is the document root (no key).
+    paths: Vec<(usize, &'t str)>,
+}
+
+impl<'t> Outline<'t> {
+    pub(crate) fn new(root: &'t MapNode) -> Self {
+        let mut o = Outline {
+            starts: Vec::new(),
+            paths: vec![(0, "")],
+        };
+        o.map(root, 0);
+        o.starts.sort_by_key(|(start, _)| *start);
+        o
     }
-    fn visit<'t>(map: &'t MapNode, path: &mut Vec<&'t str>, pos: usize, best: &mut Best<'t>) {
+
+    // Recursion is bounded by the parsers' depth limit.
+    fn map(&mut self, map: &'t MapNode, path: usize) {
         for e in &map.entries {
-            consider(best, e.key_span.start, pos, path);
-            path.push(&e.key);
-            visit_node(&e.value, path, pos, best);
-            path.pop();
+            self.starts.push((e.key_span.start, path));
+            self.paths.push((path, &e.key));
+            let inner = self.paths.len() - 1;
+            self.node(&e.value, inner);
         }
     }
-    fn visit_node<'t>(node: &'t Node, path: &mut Vec<&'t str>, pos: usize, best: &mut Best<'t>) {
+
+    fn node(&mut self, node: &'t Node, path: usize) {
         match node {
             Node::Scalar(_) => {}
-            Node::Map(m) => visit(m, path, pos, best),
+            Node::Map(m) => self.map(m, path),
             Node::List(l) => {
                 for item in &l.items {
-                    consider(best, item.start, pos, path);
-                    visit_node(&item.node, path, pos, best);
+                    self.starts.push((item.start, path));
+                    self.node(&item.node, path);
                 }
             }
         }
     }
-    let mut best: Best<'_> = (None, None);
-    visit(root, &mut Vec::new(), pos, &mut best);
-    let mut out: Vec<String> = Vec::new();
-    for (_, p) in [best.1, best.0].into_iter().flatten() {
-        for len in (0..=p.len()).rev() {
-            let ad = additional_data(p.get(..len).unwrap_or(&[]));
-            if !out.contains(&ad) {
-                out.push(ad);
+
+    /// The keys of a path id, root first.
+    fn keys(&self, mut id: usize) -> Vec<&'t str> {
+        let mut keys = Vec::new();
+        while id != 0 {
+            let Some(&(parent, key)) = self.paths.get(id) else {
+                break;
+            };
+            keys.push(key);
+            id = parent;
+        }
+        keys.reverse();
+        keys
+    }
+
+    /// The additional data a comment at `pos` may carry: the paths of the containers of the
+    /// nearest entries after and before it, each with all its parents.
+    pub(crate) fn comment_paths(&self, pos: usize) -> Vec<String> {
+        let before = self
+            .starts
+            .partition_point(|(s, _)| *s < pos)
+            .checked_sub(1)
+            .and_then(|i| self.starts.get(i));
+        let after = self
+            .starts
+            .get(self.starts.partition_point(|(s, _)| *s <= pos));
+        let mut out: Vec<String> = Vec::new();
+        for (_, id) in [after, before].into_iter().flatten() {
+            let p = self.keys(*id);
+            for len in (0..=p.len()).rev() {
+                let ad = additional_data(p.get(..len).unwrap_or(&[]));
+                if !out.contains(&ad) {
+                    out.push(ad);
+                }
             }
         }
+        if out.is_empty() {
+            out.push(additional_data(&[]));
+        }
+        out
     }
-    if out.is_empty() {
-        out.push(additional_data(&[]));
-    }
-    out
-}
 
-/// The path of the container of the first entry after `pos`: the additional data sops
-/// gives a comment written there.
-pub(crate) fn comment_path_for_writing(root: &MapNode, pos: usize) -> String {
-    comment_paths(root, pos)
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| ":".to_owned())
+    /// The path of the container of the first entry after `pos`: the additional data sops
+    /// gives a comment written there.
+    pub(crate) fn comment_path_for_writing(&self, pos: usize) -> String {
+        self.comment_paths(pos)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| ":".to_owned())
+    }
 }
 
 /// Which values the rule encrypts, for a path; comment-based rules keep what the file has.

@@ -82,27 +82,59 @@ impl Identities {
         Ok(ids)
     }
 
+    /// Adds the X25519 identities of `text`. Lines of identity kinds sops knows but keyroll
+    /// cannot use (post-quantum `AGE-SECRET-KEY-PQ-1…`, plugin `AGE-PLUGIN-…`) are skipped
+    /// with one warning naming their lines, as sops uses the keys it can; a source with
+    /// nothing usable, or a line of no known kind, is an error (sops refuses those too).
     fn add_text(&mut self, text: &str, source: &str) -> Result<(), SopsError> {
+        let mut skipped: Vec<usize> = Vec::new();
+        let mut usable = 0usize;
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
+            let number = n + 1;
             if line.starts_with("AGE-SECRET-KEY-1") {
                 let key = age::x25519::Identity::from_str(line).map_err(|_| {
                     SopsError::Identity(format!(
-                        "{source}, line {}: not a valid age identity",
-                        n + 1
+                        "{source}, line {number}: not a valid age identity"
                     ))
                 })?;
                 self.keys.push(key);
+                usable += 1;
+            } else if line.starts_with("AGE-SECRET-KEY-PQ-1") || line.starts_with("AGE-PLUGIN-") {
+                skipped.push(number);
             } else {
-                let kind = line.split('-').take(3).collect::<Vec<_>>().join("-");
+                // Only the first word's leading letters: never enough of a key to matter.
+                let kind: String = line
+                    .chars()
+                    .take_while(|c| c.is_ascii_uppercase() || *c == '-')
+                    .take(24)
+                    .collect();
                 return Err(SopsError::Identity(format!(
-                    "{source}, line {}: unsupported identity type {kind}… (keyroll reads X25519 AGE-SECRET-KEY-1 identities)",
-                    n + 1
+                    "{source}, line {number}: unknown identity type {kind:?}… (keyroll reads X25519 AGE-SECRET-KEY-1 identities)"
                 )));
             }
+        }
+        if !skipped.is_empty() {
+            let lines = skipped
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            if usable == 0 {
+                return Err(SopsError::Identity(format!(
+                    "{source} holds no identity keyroll can use: lines {lines} are post-quantum \
+                     or plugin identities, and keyroll reads X25519 AGE-SECRET-KEY-1 ones"
+                )));
+            }
+            tracing::warn!(
+                source,
+                lines = %lines,
+                "skipping age identities keyroll cannot use (post-quantum or plugin); \
+                 using the X25519 ones"
+            );
         }
         self.sources.push(source.to_owned());
         Ok(())

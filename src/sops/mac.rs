@@ -40,14 +40,12 @@ pub fn compute<'a>(
     out
 }
 
-/// Normalises a `lastmodified` value to the RFC 3339 text sops uses as the MAC's additional
-/// data (sops parses and re-formats it, dropping fractional seconds).
-pub fn stamp_aad(lastmodified: &str) -> String {
-    use time::format_description::well_known::Rfc3339;
-    match time::OffsetDateTime::parse(lastmodified.trim(), &Rfc3339) {
-        Ok(t) => format_stamp(t),
-        Err(_) => lastmodified.to_owned(),
-    }
+/// The RFC 3339 text sops uses as the MAC's additional data: it parses `lastmodified` and
+/// formats it again, dropping fractional seconds. `None` when the value does not parse, a
+/// file sops refuses.
+pub fn stamp_aad(lastmodified: &str) -> Option<String> {
+    let t = super::value::parse_rfc3339(lastmodified)?;
+    Some(format_stamp(t))
 }
 
 /// Formats a timestamp as sops writes `lastmodified`: whole seconds, `Z` for UTC.

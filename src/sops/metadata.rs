@@ -61,12 +61,34 @@ impl Metadata {
         };
         let meta = Self::from_map(map)?;
         let mut spans = StampSpans::default();
-        for doc in docs {
+        for (n, doc) in docs.iter().enumerate() {
             let Some(Node::Map(m)) = doc.sops.as_ref().map(|s| &s.value) else {
-                return Err(SopsError::BadMetadata(
-                    "a document has no `sops` block".into(),
-                ));
+                return Err(SopsError::BadMetadata(format!(
+                    "document {} has no `sops` block",
+                    n + 1
+                )));
             };
+            // A document of nothing but metadata is what pasting a `sops` block above a
+            // file as a document of its own makes; sops would show it as an empty first
+            // document and act on that. sops never writes one for a file with data.
+            if docs.len() > 1 && doc.root.entries.is_empty() {
+                return Err(SopsError::BadMetadata(format!(
+                    "document {} holds nothing but a `sops` block",
+                    n + 1
+                )));
+            }
+            // sops reads the first document's block and ignores the others; keyroll restamps
+            // them all, so they must say the same, as sops writes them.
+            if doc
+                .sops
+                .as_ref()
+                .is_some_and(|s| !super::strict::same_content(&first.value, &s.value))
+            {
+                return Err(SopsError::BadMetadata(format!(
+                    "document {}'s `sops` block differs from the first document's",
+                    n + 1
+                )));
+            }
             if let Some(Node::Scalar(s)) = m.get("lastmodified").map(|e| &e.value) {
                 spans.lastmodified.push((s.span.clone(), s.style));
             }
@@ -82,16 +104,34 @@ impl Metadata {
         if version.is_empty() {
             return Err(SopsError::MissingVersion);
         }
+        if !version_sops_accepts(&version) {
+            return Err(SopsError::BadMetadata(format!(
+                "`version` {version:?} is not a semantic version (MAJOR.MINOR.PATCH); sops \
+                 refuses the file"
+            )));
+        }
         let lastmodified = scalar(map, "lastmodified")?
             .ok_or_else(|| SopsError::BadMetadata("no `lastmodified`".into()))?;
+        if super::mac::stamp_aad(&lastmodified).is_none() {
+            return Err(SopsError::BadMetadata(
+                "`lastmodified` is not an RFC 3339 time (sops refuses the file)".into(),
+            ));
+        }
         let mac = scalar(map, "mac")?.ok_or_else(|| SopsError::BadMetadata("no `mac`".into()))?;
-        let rule = Rule::from_metadata(|k| scalar(map, k))?;
-        let mac_only_encrypted = matches!(
-            scalar(map, "mac_only_encrypted")?.as_deref(),
-            Some("true" | "True" | "TRUE")
-        );
+        // sops counts a rule field only when it is not empty.
+        let rule = Rule::from_metadata(|k| Ok(scalar(map, k)?.filter(|v| !v.is_empty())))?;
+        let mac_only_encrypted = flag(map, "mac_only_encrypted")?;
+        let flat = group(map)?;
+        let flat_has_keys = !flat.age.is_empty() || !flat.other_kinds.is_empty();
         let (groups, uses_key_groups) = match map.get("key_groups").map(|e| &e.value) {
-            Some(Node::List(list)) => {
+            // sops takes the flat key lists when there are any and ignores `key_groups`;
+            // a file with both is refused rather than read one way here and another there.
+            Some(Node::List(list)) if flat_has_keys && !list.items.is_empty() => {
+                return Err(SopsError::BadMetadata(
+                    "both `key_groups` and top-level key lists are set".into(),
+                ));
+            }
+            Some(Node::List(list)) if !flat_has_keys => {
                 let mut groups = Vec::new();
                 for item in &list.items {
                     let Node::Map(g) = &item.node else {
@@ -103,15 +143,11 @@ impl Metadata {
                 }
                 (groups, true)
             }
+            Some(Node::List(_)) => (vec![flat], false),
             Some(_) => return Err(SopsError::BadMetadata("`key_groups` must be a list".into())),
-            None => (vec![group(map)?], false),
+            None => (vec![flat], false),
         };
-        let shamir_threshold = match scalar(map, "shamir_threshold")? {
-            Some(t) => Some(t.parse::<usize>().map_err(|_| {
-                SopsError::BadMetadata(format!("`shamir_threshold` is not a number: {t:?}"))
-            })?),
-            None => None,
-        };
+        let shamir_threshold = threshold(map)?;
         Ok(Self {
             groups,
             shamir_threshold,
@@ -147,6 +183,39 @@ impl Metadata {
     }
 }
 
+/// Whether sops can compare the file's `version` with its own (it refuses the file when it
+/// cannot): a `1.`-prefixed legacy version, or a strict semantic version, `v` allowed.
+fn version_sops_accepts(version: &str) -> bool {
+    if version.starts_with("1.") {
+        return true;
+    }
+    let v = version.strip_prefix('v').unwrap_or(version);
+    let (v, build) = match v.split_once('+') {
+        Some((v, b)) => (v, Some(b)),
+        None => (v, None),
+    };
+    let (core, pre) = match v.split_once('-') {
+        Some((c, p)) => (c, Some(p)),
+        None => (v, None),
+    };
+    let number = |p: &str| {
+        !p.is_empty()
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && !(p.len() > 1 && p.starts_with('0'))
+            && p.parse::<u64>().is_ok()
+    };
+    let ident =
+        |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|p| number(p))
+        && pre.is_none_or(|p| {
+            p.split('.')
+                .all(|id| ident(id) && (!id.bytes().all(|b| b.is_ascii_digit()) || number(id)))
+        })
+        && build.is_none_or(|b| b.split('.').all(ident))
+}
+
 fn group(map: &MapNode) -> Result<KeyGroup, SopsError> {
     let mut g = KeyGroup::default();
     for kind in KEY_KINDS {
@@ -176,13 +245,81 @@ fn group(map: &MapNode) -> Result<KeyGroup, SopsError> {
     Ok(g)
 }
 
+/// A boolean metadata field: a real boolean (YAML plain, JSON `true`/`false`, dotenv text),
+/// as sops decodes it into a Go `bool`; a quoted `"true"` is refused, as sops refuses it.
+fn flag(map: &MapNode, key: &str) -> Result<bool, SopsError> {
+    match map.get(key).map(|e| &e.value) {
+        None => Ok(false),
+        Some(Node::Scalar(s)) => match (s.style, s.text.as_str()) {
+            (Style::JsonNull, _) => Ok(false),
+            (Style::Plain | Style::Dotenv, "true" | "True" | "TRUE")
+            | (Style::JsonBool, "true") => Ok(true),
+            (Style::Plain | Style::Dotenv, "false" | "False" | "FALSE")
+            | (Style::JsonBool, "false") => Ok(false),
+            _ => Err(SopsError::BadMetadata(format!(
+                "`{key}` must be true or false"
+            ))),
+        },
+        Some(_) => Err(SopsError::BadMetadata(format!(
+            "`{key}` must be true or false"
+        ))),
+    }
+}
+
+/// `shamir_threshold`: a number (YAML plain, JSON number, dotenv text), as sops decodes it
+/// into a Go `int`.
+fn threshold(map: &MapNode) -> Result<Option<usize>, SopsError> {
+    match map.get("shamir_threshold").map(|e| &e.value) {
+        None => Ok(None),
+        Some(Node::Scalar(s)) if s.style == Style::JsonNull => Ok(None),
+        Some(Node::Scalar(s))
+            if matches!(s.style, Style::Plain | Style::JsonNumber | Style::Dotenv) =>
+        {
+            s.text.parse::<usize>().map(Some).map_err(|_| {
+                SopsError::BadMetadata("`shamir_threshold` is not a whole number".into())
+            })
+        }
+        Some(_) => Err(SopsError::BadMetadata(
+            "`shamir_threshold` must be a number".into(),
+        )),
+    }
+}
+
 fn scalar(map: &MapNode, key: &str) -> Result<Option<String>, SopsError> {
     match map.get(key).map(|e| &e.value) {
         None => Ok(None),
         Some(Node::Scalar(s)) if s.style == Style::JsonNull => Ok(None),
+        // Go's JSON decoder refuses a number or boolean where the metadata has a string.
+        Some(Node::Scalar(s)) if matches!(s.style, Style::JsonNumber | Style::JsonBool) => {
+            Err(SopsError::BadMetadata(format!("`{key}` must be a string")))
+        }
         Some(Node::Scalar(s)) => Ok(Some(s.text.clone())),
         Some(_) => Err(SopsError::BadMetadata(format!(
             "`{key}` must be a single value"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_sops_accepts;
+
+    #[test]
+    fn versions_are_accepted_as_sops_compares_them() {
+        for ok in [
+            "3.11.0",
+            "v3.7.3",
+            "3.11.0-beta",
+            "3.9.0-rc.1+build.5",
+            "1.15",
+            "1.x",
+        ] {
+            assert!(version_sops_accepts(ok), "{ok}");
+        }
+        for bad in [
+            "3", "3.11", "03.1.0", "3.1.0-", "3.1.0-01", "3.1.0+", "x.y.z", "4.0.0.0",
+        ] {
+            assert!(!version_sops_accepts(bad), "{bad}");
+        }
     }
 }

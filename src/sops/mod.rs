@@ -21,6 +21,7 @@ pub mod path;
 pub mod rules;
 pub mod secret;
 mod shamir;
+pub mod strict;
 pub mod tree;
 pub mod value;
 

@@ -58,6 +58,12 @@ pub fn type_yaml_plain(text: &str) -> Typed {
     Typed::Value(PlainValue::str(text))
 }
 
+/// Whether a plain (unquoted, untagged) YAML key decodes to a string, the only key type
+/// sops accepts.
+pub fn plain_key_is_string(key: &str) -> bool {
+    matches!(type_yaml_plain(key), Typed::Value(v) if v.ty() == ValueType::Str)
+}
+
 /// Types a JSON number literal. Integers that fit an `i64` become `int` (as sops >= 3.13.2
 /// writes them); everything else becomes `float`.
 pub fn type_json_number(literal: &str, ints_as_floats: bool) -> Typed {
@@ -65,7 +71,9 @@ pub fn type_json_number(literal: &str, ints_as_floats: bool) -> Typed {
         return int_value(i);
     }
     match literal.parse::<f64>() {
-        Ok(f) => float_value(f),
+        Ok(f) if f.is_finite() => float_value(f),
+        // Go's JSON decoder refuses a number beyond float64's range; so does sops.
+        Ok(_) => Typed::Unsupported("a number beyond the range of a 64-bit float"),
         Err(_) => Typed::Value(PlainValue::str(literal)),
     }
 }
@@ -301,6 +309,207 @@ impl Cursor<'_> {
     }
 }
 
+/// What sops makes of a decrypted value: Go parses the bytes by the `type:` written next to
+/// the ciphertext (which nothing authenticates), and the MAC and the output use the parsed
+/// value's rendering. So a value is kept in that rendering here, and bytes Go's parser
+/// refuses are refused (sops fails to decrypt the file). Where Go accepts forms keyroll does
+/// not parse (hex floats, digit separators, over nine fraction digits), keyroll refuses:
+/// stricter, never more lenient.
+pub fn decode_typed(v: PlainValue) -> Result<PlainValue, &'static str> {
+    let text = || std::str::from_utf8(v.expose()).ok();
+    let canonical = match v.ty() {
+        ValueType::Str | ValueType::Comment => return Ok(v),
+        // sops keeps every decrypted value in a Go map key to reuse its IV on re-encryption,
+        // and a byte slice cannot be one: `sops -d` crashes on any `type:bytes` value.
+        ValueType::Bytes => return Err("type `bytes`, which the real sops cannot decrypt"),
+        ValueType::Int => text()
+            .and_then(parse_go_atoi)
+            .map(|i| i.to_string())
+            .ok_or("the value does not read as its type `int`")?,
+        ValueType::Float => text()
+            .and_then(parse_go_float)
+            .map(go_float)
+            .ok_or("the value does not read as its type `float`")?,
+        ValueType::Bool => match parse_go_bool(v.expose()) {
+            Some(true) => "True".to_owned(),
+            Some(false) => "False".to_owned(),
+            None => return Err("the value does not read as its type `bool`"),
+        },
+        ValueType::Time => text()
+            .and_then(parse_rfc3339)
+            .map(format_rfc3339_nano)
+            .ok_or("the value does not read as its type `time`")?,
+    };
+    Ok(PlainValue::new(v.ty(), canonical.into_bytes()))
+}
+
+/// Go's `strconv.Atoi`: an optional sign and decimal digits, within 64 bits.
+fn parse_go_atoi(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse::<i64>().ok()
+}
+
+/// The decimal and special forms of Go's `strconv.ParseFloat` (64 bits). A finite literal
+/// that overflows is an error there (`ErrRange`), so it is one here.
+fn parse_go_float(s: &str) -> Option<f64> {
+    let unsigned = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let lower = unsigned.to_ascii_lowercase();
+    if lower == "inf" || lower == "infinity" {
+        return Some(if s.starts_with('-') {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
+    }
+    if lower == "nan" {
+        // Go reads `NaN` in any case, but not with a sign.
+        return (unsigned.len() == s.len()).then_some(f64::NAN);
+    }
+    if !is_plain_decimal(s) {
+        return None;
+    }
+    s.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+/// `[sign] digits [. digits] [e [sign] digits]` with digits on at least one side of the dot.
+fn is_plain_decimal(s: &str) -> bool {
+    let b = s.strip_prefix(['+', '-']).unwrap_or(s).as_bytes();
+    let mut i = 0;
+    let mut mantissa = 0;
+    while b.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+        mantissa += 1;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+            mantissa += 1;
+        }
+    }
+    if mantissa == 0 {
+        return false;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let start = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// Parses RFC 3339 as Go's `time.Parse(time.RFC3339, …)` does in its strict form:
+/// `2006-01-02T15:04:05[.fraction](Z|±hh:mm)`, with a real calendar date, seconds up to 59
+/// and zone hours up to 23. Lower-case `t`/`z`, a comma before the fraction and more than
+/// nine fraction digits, which Go also takes, are refused (stricter).
+pub fn parse_rfc3339(s: &str) -> Option<time::OffsetDateTime> {
+    let b = s.as_bytes();
+    let num = |from: usize, len: usize| -> Option<u32> {
+        let part = b.get(from..from + len)?;
+        if !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(part).ok()?.parse().ok()
+    };
+    let sep = |at: usize, c: u8| (b.get(at) == Some(&c)).then_some(());
+    let year = i32::try_from(num(0, 4)?).ok()?;
+    sep(4, b'-')?;
+    let month = u8::try_from(num(5, 2)?).ok()?;
+    sep(7, b'-')?;
+    let day = u8::try_from(num(8, 2)?).ok()?;
+    sep(10, b'T')?;
+    let hour = u8::try_from(num(11, 2)?).ok()?;
+    sep(13, b':')?;
+    let minute = u8::try_from(num(14, 2)?).ok()?;
+    sep(16, b':')?;
+    let second = u8::try_from(num(17, 2)?).ok()?;
+    let mut i = 19;
+    let mut nanos: u32 = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        let digits = i - start;
+        if digits == 0 || digits > 9 {
+            return None;
+        }
+        let scale = 10u32.checked_pow(u32::try_from(9 - digits).ok()?)?;
+        nanos = num(start, digits)?.checked_mul(scale)?;
+    }
+    let offset = match b.get(i)? {
+        b'Z' => {
+            i += 1;
+            time::UtcOffset::UTC
+        }
+        sign @ (b'+' | b'-') => {
+            let hh = u8::try_from(num(i + 1, 2)?).ok()?;
+            sep(i + 3, b':')?;
+            let mm = u8::try_from(num(i + 4, 2)?).ok()?;
+            i += 6;
+            if hh > 23 || mm > 59 {
+                return None;
+            }
+            let (h, m) = (i8::try_from(hh).ok()?, i8::try_from(mm).ok()?);
+            let (h, m) = if *sign == b'-' { (-h, -m) } else { (h, m) };
+            time::UtcOffset::from_hms(h, m, 0).ok()?
+        }
+        _ => return None,
+    };
+    if i != b.len() || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let date =
+        time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day).ok()?;
+    let clock = time::Time::from_hms_nano(hour, minute, second, nanos).ok()?;
+    Some(time::PrimitiveDateTime::new(date, clock).assume_offset(offset))
+}
+
+/// Formats as Go's `time.RFC3339Nano` (what sops's `MarshalText` writes): fraction digits
+/// only as needed, `Z` for a zero offset.
+pub fn format_rfc3339_nano(t: time::OffsetDateTime) -> String {
+    let mut out = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    let nanos = t.nanosecond();
+    if nanos > 0 {
+        let frac = format!("{nanos:09}");
+        out.push('.');
+        out.push_str(frac.trim_end_matches('0'));
+    }
+    let offset = t.offset();
+    if offset.is_utc() {
+        out.push('Z');
+    } else {
+        let (h, m, _) = offset.as_hms();
+        let sign = if offset.is_negative() { '-' } else { '+' };
+        out.push_str(&format!(
+            "{sign}{:02}:{:02}",
+            h.unsigned_abs(),
+            m.unsigned_abs()
+        ));
+    }
+    out
+}
+
 /// Parses a boolean plaintext the way Go's `strconv.ParseBool` does.
 pub fn parse_go_bool(bytes: &[u8]) -> Option<bool> {
     match bytes {
@@ -488,6 +697,43 @@ mod tests {
             Typed::Value(v) => (v.ty(), String::from_utf8(v.expose().to_vec()).unwrap()),
             other => panic!("{text}: {other:?}"),
         }
+    }
+
+    fn decoded(ty: ValueType, bytes: &str) -> Result<String, &'static str> {
+        decode_typed(PlainValue::new(ty, bytes.as_bytes().to_vec()))
+            .map(|v| String::from_utf8(v.expose().to_vec()).unwrap())
+    }
+
+    #[test]
+    fn decrypted_values_are_read_by_their_type_as_go_reads_them() {
+        use ValueType::*;
+        assert_eq!(decoded(Int, "007"), Ok("7".into()));
+        assert_eq!(decoded(Int, "+5"), Ok("5".into()));
+        assert!(decoded(Int, "1_000").is_err());
+        assert!(decoded(Int, "0x1F").is_err());
+        assert!(decoded(Int, "9223372036854775808").is_err());
+        assert!(decoded(Int, "hunter2").is_err());
+        assert_eq!(decoded(Float, "1.50"), Ok("1.5".into()));
+        assert_eq!(decoded(Float, "5432"), Ok("5432".into()));
+        assert_eq!(decoded(Float, "1e3"), Ok("1000".into()));
+        assert_eq!(decoded(Float, "-Inf"), Ok("-Inf".into()));
+        assert_eq!(decoded(Float, "nan"), Ok("NaN".into()));
+        assert!(decoded(Float, "-nan").is_err());
+        assert!(decoded(Float, "1e400").is_err());
+        assert!(decoded(Float, "").is_err());
+        assert_eq!(decoded(Bool, "t"), Ok("True".into()));
+        assert_eq!(decoded(Bool, "0"), Ok("False".into()));
+        assert!(decoded(Bool, "yes").is_err());
+        assert_eq!(
+            decoded(Time, "2024-01-15T10:20:30.500+00:00"),
+            Ok("2024-01-15T10:20:30.5Z".into())
+        );
+        assert!(decoded(Time, "2024-01-15t10:20:30Z").is_err());
+        assert!(decoded(Time, "2024-02-30T10:20:30Z").is_err());
+        assert!(decoded(Time, "2024-01-15T10:20:60Z").is_err());
+        assert!(decoded(Time, "2024-01-15").is_err());
+        assert!(decoded(Bytes, "x").is_err());
+        assert_eq!(decoded(Str, "anything"), Ok("anything".into()));
     }
 
     #[test]

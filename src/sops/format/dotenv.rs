@@ -6,12 +6,17 @@ use crate::sops::tree::{
     Comment, Document, Entry, Item, ListNode, MapNode, Node, ScalarNode, SopsEntry, Style,
 };
 
+/// sops's deepest flattened metadata key is `sops_key_groups__list_N__map_age__list_M__map_enc`
+/// (five parts); more than this is refused rather than recursed into.
+const MAX_META_PARTS: usize = 16;
+
 pub fn parse(src: &str) -> Result<Document, SyntaxError> {
     let mut entries = Vec::new();
     let mut comments = Vec::new();
     let mut metadata: Vec<(String, ScalarNode)> = Vec::new();
     let mut removal = Vec::new();
     let mut first_meta = None;
+    let mut meta_keys = std::collections::HashSet::new();
     let mut offset = 0;
     for line in src.split_inclusive('\n') {
         let start = offset;
@@ -43,6 +48,20 @@ pub fn parse(src: &str) -> Result<Document, SyntaxError> {
             in_flow: false,
         };
         if let Some(meta_key) = key.strip_prefix("sops_") {
+            if !meta_keys.insert(meta_key) {
+                return Err(SyntaxError::at(
+                    src,
+                    start,
+                    format!("duplicate metadata key `{key}`: each appears once"),
+                ));
+            }
+            if meta_key.split("__").count() > MAX_META_PARTS {
+                return Err(SyntaxError::at(
+                    src,
+                    start,
+                    format!("metadata key `{key}` nests deeper than sops writes"),
+                ));
+            }
             first_meta.get_or_insert(start);
             removal.push(start..offset);
             metadata.push((meta_key.to_owned(), value));

@@ -6,13 +6,18 @@ use crate::sops::tree::{
     Document, Entry, Item, ListNode, MapNode, Node, ScalarNode, SopsEntry, Style,
 };
 
-const MAX_DEPTH: usize = 200;
+use crate::sops::strict::MAX_DEPTH;
 
 pub fn parse(src: &str) -> Result<Document, SyntaxError> {
     let mut p = JsonParser {
         src,
         b: src.as_bytes(),
         i: 0,
+        newlines: src
+            .bytes()
+            .enumerate()
+            .filter_map(|(i, b)| (b == b'\n').then_some(i))
+            .collect(),
     };
     p.ws();
     if p.peek() != Some(b'{') {
@@ -44,6 +49,9 @@ struct JsonParser<'a> {
     src: &'a str,
     b: &'a [u8],
     i: usize,
+    /// Offsets of every newline, so that finding a column does not scan back over a long
+    /// line (minified JSON is one line; scanning would make parsing quadratic).
+    newlines: Vec<usize>,
 }
 
 impl JsonParser<'_> {
@@ -72,7 +80,12 @@ impl JsonParser<'_> {
     }
 
     fn column(&self, at: usize) -> usize {
-        at - crate::sops::format::line_start(self.src, at)
+        let before = self.newlines.partition_point(|&n| n < at);
+        let line_start = match before.checked_sub(1) {
+            Some(i) => self.newlines.get(i).map_or(0, |n| n + 1),
+            None => 0,
+        };
+        at.saturating_sub(line_start)
     }
 
     fn object(
@@ -81,7 +94,9 @@ impl JsonParser<'_> {
         top: bool,
     ) -> Result<(MapNode, Option<SopsEntry>), SyntaxError> {
         if depth > MAX_DEPTH {
-            return Err(self.err("nesting is too deep"));
+            return Err(self.err(&format!(
+                "nesting is deeper than {MAX_DEPTH} levels, keyroll's limit"
+            )));
         }
         let start = self.i;
         self.i += 1;
@@ -128,6 +143,13 @@ impl JsonParser<'_> {
                 }
                 _ => return Err(self.err("expected `,` or `}`")),
             };
+            if top && key == "sops" && sops.is_some() {
+                return Err(SyntaxError::at(
+                    self.src,
+                    key_start,
+                    "a second `sops` metadata member: a file has exactly one",
+                ));
+            }
             if top && key == "sops" {
                 // Drop the member with the comma that joins it to its neighbour.
                 let removal = if entries.is_empty() && more {
@@ -167,7 +189,9 @@ impl JsonParser<'_> {
 
     fn array(&mut self, depth: usize) -> Result<ListNode, SyntaxError> {
         if depth > MAX_DEPTH {
-            return Err(self.err("nesting is too deep"));
+            return Err(self.err(&format!(
+                "nesting is deeper than {MAX_DEPTH} levels, keyroll's limit"
+            )));
         }
         let start = self.i;
         self.i += 1;

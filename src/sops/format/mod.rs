@@ -38,12 +38,17 @@ impl Format {
         }
     }
 
+    /// Parses a document text and checks it against keyroll's structural rules (no
+    /// duplicate keys, the size limits of [`super::strict`]).
     pub fn parse(self, text: &str) -> Result<Vec<Document>, SyntaxError> {
-        match self {
-            Format::Yaml => yaml::parse(text),
-            Format::Json => json::parse(text).map(|d| vec![d]),
-            Format::Dotenv => dotenv::parse(text).map(|d| vec![d]),
-        }
+        super::strict::check_size(text)?;
+        let docs = match self {
+            Format::Yaml => yaml::parse(text)?,
+            Format::Json => vec![json::parse(text)?],
+            Format::Dotenv => vec![dotenv::parse(text)?],
+        };
+        super::strict::check_documents(text, &docs)?;
+        Ok(docs)
     }
 }
 

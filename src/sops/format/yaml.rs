@@ -11,16 +11,33 @@ use crate::sops::tree::{
     Comment, Document, Entry, Item, ListNode, MapNode, Node, ScalarNode, SopsEntry, Style,
 };
 
-/// Nesting deeper than this is refused rather than risking the stack on hostile input.
-const MAX_DEPTH: usize = 200;
+use crate::sops::strict::MAX_DEPTH;
 
 pub fn parse(src: &str) -> Result<Vec<Document>, SyntaxError> {
+    if let Some((at, c)) = src.char_indices().find(|(_, c)| !printable(*c)) {
+        return Err(SyntaxError::at(
+            src,
+            at,
+            format!(
+                "control character U+{:04X}: YAML allows none outside escapes (sops refuses it)",
+                u32::from(c)
+            ),
+        ));
+    }
     // sops's own layout takes the fast path; everything else the general reader.
     if let Ok(mut docs) = super::yaml_fast::parse(src) {
         attach_comments(src, &mut docs);
         return Ok(docs);
     }
     parse_general(src)
+}
+
+/// YAML's printable characters, as Go's YAML reader (which sops uses) checks them in the
+/// whole text, comments included.
+fn printable(c: char) -> bool {
+    matches!(c,
+        '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{A0}'..='\u{D7FF}'
+        | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 /// The general reader (saphyr), for any YAML.
@@ -118,7 +135,13 @@ impl<'a> Builder<'a> {
             Some(Err(e)) => Err(SyntaxError {
                 line: e.marker().line(),
                 column: e.marker().col() + 1,
-                message: e.info().to_owned(),
+                // saphyr stops flow nesting a little past keyroll's own limit; say which
+                // limit the file hit in keyroll's words.
+                message: if e.info().contains("recursion limit") {
+                    format!("nesting is deeper than {MAX_DEPTH} levels, keyroll's limit")
+                } else {
+                    e.info().to_owned()
+                },
             }),
             None => Err(SyntaxError::at(
                 self.src,
@@ -172,14 +195,32 @@ impl<'a> Builder<'a> {
         in_flow: bool,
     ) -> Result<Node, SyntaxError> {
         if depth > MAX_DEPTH {
-            return Err(self.error(span, "nesting is too deep"));
+            return Err(self.error(
+                span,
+                &format!("nesting is deeper than {MAX_DEPTH} levels, keyroll's limit"),
+            ));
         }
         match event {
             Event::Scalar(text, style, _anchor, tag) => {
+                // sops decodes a tagged scalar by its tag (`!!int ENC[...]` is no string and
+                // is neither decrypted nor counted in its MAC); only `!!str` reads as the
+                // text it is, so any other tag is refused.
+                if let Some(t) = tag.as_ref()
+                    && !(t.is_yaml_core_schema() && t.suffix == "str")
+                {
+                    return Err(self.error(
+                        span,
+                        &format!(
+                            "the YAML tag `{}{}` is not supported (sops reads tagged values \
+                             by their tag; only !!str is accepted)",
+                            t.handle, t.suffix
+                        ),
+                    ));
+                }
                 let mut start = self.offsets.byte(span.start.index());
                 let mut end = self.offsets.byte(span.end.index());
                 let style = match style {
-                    _ if tag.as_ref().is_some_and(|t| t.suffix == "str") => Style::Quoted,
+                    _ if tag.is_some() => Style::Quoted,
                     ScalarStyle::Plain => Style::Plain,
                     ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
                     ScalarStyle::Literal | ScalarStyle::Folded => {
@@ -242,7 +283,27 @@ impl<'a> Builder<'a> {
                         sops,
                     ));
                 }
-                Event::Scalar(key, ..) => {
+                Event::Scalar(key, style, _, tag) => {
+                    // sops decodes keys as YAML values and refuses any that is not a string
+                    // (`1:`, `true:`, `2024-01-15:`, `~:`).
+                    let is_str_tag =
+                        |t: &saphyr_parser::Tag| t.is_yaml_core_schema() && t.suffix == "str";
+                    let not_string = match tag.as_ref() {
+                        Some(t) => !is_str_tag(t),
+                        None => {
+                            style == ScalarStyle::Plain
+                                && !crate::sops::value::plain_key_is_string(&key)
+                        }
+                    };
+                    if not_string {
+                        return Err(self.error(
+                            kspan,
+                            &format!(
+                                "the key `{key}` is not a string in YAML (a number, boolean, \
+                                 date or null); sops refuses such keys: quote it"
+                            ),
+                        ));
+                    }
                     let ks = self.offsets.byte(kspan.start.index());
                     let ke = self.offsets.byte(kspan.end.index());
                     if entries.is_empty() && sops.is_none() && !flow {
@@ -256,6 +317,13 @@ impl<'a> Builder<'a> {
             let (event, vspan) = self.next()?;
             let value = self.node(event, vspan, depth, flow)?;
             if top && key == "sops" {
+                if sops.is_some() {
+                    return Err(SyntaxError::at(
+                        self.src,
+                        key_span.start,
+                        "a second `sops` metadata section: a file has exactly one",
+                    ));
+                }
                 // The whole `sops:` block, lines and all, so the plaintext view can drop it.
                 sops = Some(SopsEntry::whole_lines(self.src, key_span.start, value));
             } else {
@@ -357,11 +425,11 @@ fn attach_comments(src: &str, docs: &mut [Document]) {
                 text: src.get(at + 1..end).unwrap_or("").to_owned(),
                 span: at..end,
             };
-            // A comment belongs to the document whose content it precedes.
+            // A comment belongs to the document whose content it precedes (documents are
+            // in text order, so their ends are sorted).
             let doc_index = docs
-                .iter()
-                .position(|d| at < d.end)
-                .unwrap_or(docs.len().saturating_sub(1));
+                .partition_point(|d| d.end <= at)
+                .min(docs.len().saturating_sub(1));
             if let Some(d) = docs.get_mut(doc_index) {
                 d.comments.push(comment);
             }

@@ -37,7 +37,12 @@ pub fn parse(src: &str) -> R<Vec<Document>> {
         return Err(Unsupported);
     }
     let lines = split_lines(src);
-    let mut p = Reader { src, lines, i: 0 };
+    let mut p = Reader {
+        src,
+        lines,
+        i: 0,
+        depth: 0,
+    };
     let mut docs = Vec::new();
     loop {
         p.skip_blank_and_comments();
@@ -110,6 +115,9 @@ struct Reader<'a> {
     src: &'a str,
     lines: Vec<Line>,
     i: usize,
+    /// How many maps and lists enclose the current line; past the limit the general reader
+    /// takes over (and refuses), so that recursion here stays bounded.
+    depth: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -145,6 +153,26 @@ impl<'a> Reader<'a> {
     /// A block map whose keys sit at column `indent`; its first key starts at `first`
     /// (possibly after a `- ` on the same line).
     fn map(&mut self, indent: usize, first: usize, top: bool) -> R<(MapNode, Option<SopsEntry>)> {
+        self.enter()?;
+        let map = self.map_entries(indent, first, top);
+        self.depth -= 1;
+        map
+    }
+
+    fn enter(&mut self) -> R<()> {
+        if self.depth >= crate::sops::strict::MAX_DEPTH {
+            return Err(Unsupported);
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    fn map_entries(
+        &mut self,
+        indent: usize,
+        first: usize,
+        top: bool,
+    ) -> R<(MapNode, Option<SopsEntry>)> {
         let mut entries = Vec::new();
         let mut sops = None;
         let mut key_at = first;
@@ -158,6 +186,10 @@ impl<'a> Reader<'a> {
             self.i += 1;
             let value = self.value(indent, value_at, value_text)?;
             if top && key == "sops" {
+                if sops.is_some() {
+                    // A second metadata section: the general reader names the error.
+                    return Err(Unsupported);
+                }
                 sops = Some(SopsEntry::whole_lines(self.src, key_at, value));
             } else {
                 entries.push(Entry {
@@ -325,6 +357,13 @@ impl<'a> Reader<'a> {
     /// A block list whose dashes sit at column `indent`; its first dash is at `first` (on
     /// the current line, possibly after its parent item's dash).
     fn list(&mut self, indent: usize, first: usize) -> R<ListNode> {
+        self.enter()?;
+        let list = self.list_items(indent, first);
+        self.depth -= 1;
+        list
+    }
+
+    fn list_items(&mut self, indent: usize, first: usize) -> R<ListNode> {
         let mut items = Vec::new();
         let mut dash = first;
         loop {
@@ -412,6 +451,7 @@ fn split_key(text: &str) -> R<(&str, usize)> {
         )
         || (first == b'-' && key.as_bytes().get(1).is_none_or(|b| *b == b' '))
         || key.contains(['[', ']', '{', '}', ','])
+        || !crate::sops::value::plain_key_is_string(key)
     {
         return Err(Unsupported);
     }
