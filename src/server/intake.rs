@@ -1,7 +1,9 @@
-//! `POST /webhook`: verify, store, answer. The signature is checked before anything reads
-//! the body; the delivery is stored durably before the answer; nothing else happens on the
-//! request path (the worker reads stored deliveries later), so GitHub gets its answer in
-//! well under its ten-second limit however busy keyroll is.
+//! `POST /webhook`: read, verify, store, answer. The body is read within the front door's
+//! limits (size cap, shared budget, body timeout: see [`super::body`]); the signature is
+//! checked before anything parses the body; the delivery is stored durably before the
+//! answer; nothing else happens on the request path (the worker reads stored deliveries
+//! later), so GitHub gets its answer in well under its ten-second limit however busy keyroll
+//! is.
 //!
 //! Storing batches concurrent deliveries into one transaction: under load, one sync to disk
 //! covers many deliveries instead of one each.

@@ -4,26 +4,30 @@
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::time::MissedTickBehavior;
 
 use crate::store::Store;
 
+/// After a scrub that could not finish, the next try comes this soon (or at the interval,
+/// if that is sooner).
+const RETRY: Duration = Duration::from_secs(1);
+
 /// Scrubs every `every` until `stopped` turns true.
 pub async fn run(store: Store, every: Duration, mut stopped: watch::Receiver<bool>) {
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut wait = every;
     let mut failing = false;
     loop {
         tokio::select! {
-            _ = ticks.tick() => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = super::front_door::until_stopped(&mut stopped) => return,
         }
+        wait = every;
         match store.scrub().await {
             Ok(done) => {
                 if !done.complete {
                     tracing::debug!(
-                        "database scrub could not finish (a reader was busy); next time"
+                        "database scrub could not finish (a reader was busy); trying again soon"
                     );
+                    wait = every.min(RETRY);
                 }
                 if failing {
                     tracing::info!("database scrub works again");

@@ -82,6 +82,13 @@ pub struct Scrubbed {
     pub pages: i64,
 }
 
+/// How long a scrub waits for readers of an older snapshot before giving up until the next
+/// one: it holds intake's turn to write meanwhile, so this bounds the stall it can cause.
+const SCRUB_PATIENCE_MS: u32 = 250;
+
+/// The pool's own wait for a busy database (sqlx's default), restored after a scrub.
+const USUAL_PATIENCE_MS: u32 = 5_000;
+
 impl Store {
     /// Copies the WAL into the database file and truncates it, so that the pages erased
     /// values lived in (`secure_delete` zeroes them in their new version) are gone from both
@@ -90,9 +97,21 @@ impl Store {
         // TRUNCATE takes the write lock; taking our own turn first keeps intake and the worker
         // from meeting SQLite's busy handler meanwhile.
         let _turn = self.write_turn.lock().await;
-        let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .fetch_one(&self.pool)
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query(&format!("PRAGMA busy_timeout = {SCRUB_PATIENCE_MS}"))
+            .execute(&mut *conn)
             .await?;
+        let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&mut *conn)
+            .await;
+        let restored = sqlx::query(&format!("PRAGMA busy_timeout = {USUAL_PATIENCE_MS}"))
+            .execute(&mut *conn)
+            .await;
+        if restored.is_err() {
+            // Not back in the pool with the short wait.
+            conn.close_on_drop();
+        }
+        let row = row?;
         let busy: i64 = row.try_get(0)?;
         let checkpointed: i64 = row.try_get(2)?;
         Ok(Scrubbed {
