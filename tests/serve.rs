@@ -131,67 +131,87 @@ async fn stored_outcomes(db: &std::path::Path) -> Vec<(String, String)> {
 }
 
 #[test]
-fn serve_names_each_missing_or_bad_setting() {
+fn serve_names_every_missing_or_bad_setting_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let key = fixture("github-app/test-app-key.pem");
     let id = fixture("demo-age-key.txt");
-    let cases: Vec<(Vec<(&str, String)>, &str)> = vec![
-        (vec![], "serve needs --app-id (or KEYROLL_APP_ID)"),
+    let good = |extra: &[(&'static str, String)]| {
+        let mut env = vec![
+            ("KEYROLL_APP_ID", "1".to_owned()),
+            ("KEYROLL_APP_KEY_FILE", key.display().to_string()),
+            ("KEYROLL_WEBHOOK_SECRETS", "s".into()),
+            ("KEYROLL_AGE_IDENTITY_FILE", id.display().to_string()),
+        ];
+        for (k, v) in extra {
+            env.retain(|(name, _)| name != k);
+            env.push((k, v.clone()));
+        }
+        env
+    };
+    // The environment, the exit code, and lines the error must hold.
+    type Case = (Vec<(&'static str, String)>, u8, Vec<&'static str>);
+    let cases: Vec<Case> = vec![
         (
-            vec![("KEYROLL_APP_ID", "1".into())],
-            "serve needs --app-key-file (or KEYROLL_APP_KEY_FILE)",
-        ),
-        (
+            vec![],
+            7,
             vec![
-                ("KEYROLL_APP_ID", "1".into()),
-                ("KEYROLL_APP_KEY_FILE", id.display().to_string()),
+                "serve cannot start; fix these 4 settings:",
+                "--app-id (KEYROLL_APP_ID): not set; serve needs it",
+                "--app-key-file (KEYROLL_APP_KEY_FILE): not set; serve needs it",
+                "--webhook-secrets (KEYROLL_WEBHOOK_SECRETS): not set; serve needs it",
+                "--age-identity-file (KEYROLL_AGE_IDENTITY_FILE): not set; serve needs it",
             ],
-            "demo-age-key.txt: ",
+        ),
+        // A missing key file names its setting (and keeps the I/O exit code when alone).
+        (
+            good(&[("KEYROLL_APP_KEY_FILE", "missing.pem".into())]),
+            3,
+            vec!["--app-key-file (KEYROLL_APP_KEY_FILE): missing.pem: No such file"],
         ),
         (
+            good(&[("KEYROLL_APP_KEY_FILE", id.display().to_string())]),
+            7,
             vec![
-                ("KEYROLL_APP_ID", "1".into()),
-                ("KEYROLL_APP_KEY_FILE", key.display().to_string()),
+                "--app-key-file (KEYROLL_APP_KEY_FILE): ",
+                "demo-age-key.txt: ",
             ],
-            "serve needs --webhook-secrets (or KEYROLL_WEBHOOK_SECRETS)",
         ),
         (
-            vec![
-                ("KEYROLL_APP_ID", "1".into()),
-                ("KEYROLL_APP_KEY_FILE", key.display().to_string()),
-                ("KEYROLL_WEBHOOK_SECRETS", "s".into()),
-            ],
-            "serve needs --age-identity-file (or KEYROLL_AGE_IDENTITY_FILE)",
-        ),
-        (
-            vec![
-                ("KEYROLL_APP_ID", "1".into()),
-                ("KEYROLL_APP_KEY_FILE", key.display().to_string()),
-                ("KEYROLL_WEBHOOK_SECRETS", "s".into()),
-                ("KEYROLL_AGE_IDENTITY_FILE", id.display().to_string()),
+            good(&[
                 ("KEYROLL_LISTEN", "localhost".into()),
-            ],
-            "--listen \"localhost\"",
-        ),
-        (
-            vec![
-                ("KEYROLL_APP_ID", "1".into()),
-                ("KEYROLL_APP_KEY_FILE", key.display().to_string()),
                 ("KEYROLL_WEBHOOK_SECRETS", " , ".into()),
-                ("KEYROLL_AGE_IDENTITY_FILE", id.display().to_string()),
+                ("KEYROLL_SCHEDULE_INTERVAL", "9223372036854775807s".into()),
+                ("KEYROLL_MAX_BODY_BYTES", "lots".into()),
+                ("KEYROLL_HEADER_TIMEOUT", "0s".into()),
+                ("KEYROLL_LOG_FORMAT", "xml".into()),
+            ]),
+            7,
+            vec![
+                "fix these 6 settings:",
+                "--listen (KEYROLL_LISTEN): \"localhost\"",
+                "--webhook-secrets (KEYROLL_WEBHOOK_SECRETS): no webhook secret is configured",
+                "--schedule-interval (KEYROLL_SCHEDULE_INTERVAL): \"9223372036854775807s\" is out of range; write one between 1s and 7d",
+                "--max-body-bytes (KEYROLL_MAX_BODY_BYTES): \"lots\" is not a whole number",
+                "--header-timeout (KEYROLL_HEADER_TIMEOUT): \"0s\" is out of range",
+                "--log-format (KEYROLL_LOG_FORMAT): \"xml\": write text or json",
             ],
-            "KEYROLL_WEBHOOK_SECRETS: no webhook secret is configured",
         ),
     ];
-    for (env, expected) in cases {
+    for (env, code, expected) in cases {
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let out = run_keyroll(dir.path(), &["serve"], &env, None);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(7), "{env:?}: {stderr}");
-        assert!(
-            stderr.contains(expected),
-            "{env:?}: expected {expected:?} in {stderr}"
+        assert_eq!(
+            out.status.code(),
+            Some(i32::from(code)),
+            "{env:?}: {stderr}"
         );
+        for line in expected {
+            assert!(
+                stderr.contains(line),
+                "{env:?}: expected {line:?} in {stderr}"
+            );
+        }
         assert!(!stderr.contains("PRIVATE KEY"), "{stderr}");
     }
 }

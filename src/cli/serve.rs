@@ -1,24 +1,20 @@
 //! `keyroll serve`: settings from flags or the environment, checked before anything starts,
 //! then the GitHub App server until SIGTERM.
 
+mod settings;
+
+use std::ffi::OsString;
 use std::io::IsTerminal as _;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::{Args, ValueEnum};
-use zeroize::Zeroizing;
+use clap::{Args, value_parser};
 
 use super::{Exit, Failure};
-use crate::github::app_auth::AppKey;
-use crate::github::client::ClientOptions;
-use crate::github::signature::Secrets;
-use crate::policy::Span;
 use crate::runtime::SystemClock;
-use crate::server::{self, People, Settings};
-use crate::sops::Identities;
+use crate::server;
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
     Json,
@@ -30,8 +26,8 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYROLL_APP_ID")]
     app_id: Option<String>,
     /// The App's private key (PEM), as GitHub generated it.
-    #[arg(long, env = "KEYROLL_APP_KEY_FILE")]
-    app_key_file: Option<PathBuf>,
+    #[arg(long, env = "KEYROLL_APP_KEY_FILE", value_parser = value_parser!(OsString))]
+    app_key_file: Option<OsString>,
     /// Webhook secrets, comma-separated: several are accepted at once so the secret can be
     /// rotated.
     #[arg(long, env = "KEYROLL_WEBHOOK_SECRETS", hide_env_values = true)]
@@ -44,9 +40,9 @@ pub struct ServeArgs {
     )]
     github_api_url: String,
     /// keyroll's age identity: a recipient of every SOPS file it edits.
-    #[arg(long, env = "KEYROLL_AGE_IDENTITY_FILE")]
-    age_identity_file: Option<PathBuf>,
-    /// Where keyroll keeps its state.
+    #[arg(long, env = "KEYROLL_AGE_IDENTITY_FILE", value_parser = value_parser!(OsString))]
+    age_identity_file: Option<OsString>,
+    /// Where keyroll keeps its state. The file is created readable by its owner only.
     #[arg(
         long,
         env = "KEYROLL_DATABASE_URL",
@@ -56,18 +52,19 @@ pub struct ServeArgs {
     /// The address to listen on.
     #[arg(long, env = "KEYROLL_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
-    /// Logs as text for people or JSON for a log pipeline.
-    #[arg(long, env = "KEYROLL_LOG_FORMAT", value_enum, default_value = "text")]
-    log_format: LogFormat,
-    /// How often to re-read pull requests and checks that webhooks may have missed.
+    /// Logs as text for people or JSON for a log pipeline: text or json.
+    #[arg(long, env = "KEYROLL_LOG_FORMAT", default_value = "text")]
+    log_format: String,
+    /// How often to re-read pull requests and checks that webhooks may have missed (1s to 7d).
     #[arg(long, env = "KEYROLL_RECONCILE_INTERVAL", default_value = "5m")]
     reconcile_interval: String,
-    /// How often to start rotations that are due.
+    /// How often to start rotations that are due (1s to 7d).
     #[arg(long, env = "KEYROLL_SCHEDULE_INTERVAL", default_value = "1h")]
     schedule_interval: String,
-    /// The largest webhook body accepted, in bytes.
-    #[arg(long, env = "KEYROLL_MAX_BODY_BYTES", default_value_t = 5 * 1024 * 1024)]
-    max_body_bytes: usize,
+    /// The largest webhook body accepted, in bytes (1024 to 33554432); a larger declared
+    /// length is refused before the body is read.
+    #[arg(long, env = "KEYROLL_MAX_BODY_BYTES", default_value = "5242880")]
+    max_body_bytes: String,
     /// Operators everywhere: logins or @org/team, comma-separated (retry, rollback, abort,
     /// emergencies). Repository admins are admins and maintainers operators anyway.
     #[arg(long, env = "KEYROLL_OPERATORS", default_value = "")]
@@ -75,97 +72,43 @@ pub struct ServeArgs {
     /// Admins everywhere: logins or @org/team, comma-separated.
     #[arg(long, env = "KEYROLL_ADMINS", default_value = "")]
     admins: String,
-    /// How many rotations may run at once in one repository.
-    #[arg(long, env = "KEYROLL_CONCURRENT_ROTATIONS", default_value_t = 2)]
-    concurrent_rotations: usize,
-}
-
-fn bad(message: String) -> Failure {
-    Failure {
-        exit: Exit::InvalidInput,
-        message,
-    }
-}
-
-fn required<T>(value: Option<T>, flag: &str, env: &str) -> Result<T, Failure> {
-    value.ok_or_else(|| bad(format!("serve needs --{flag} (or {env})")))
-}
-
-fn interval(text: &str, flag: &str) -> Result<std::time::Duration, Failure> {
-    let span = Span::parse(text).map_err(|e| bad(format!("--{flag}: {e}")))?;
-    let secs = u64::try_from(span.0.whole_seconds()).unwrap_or(1).max(1);
-    Ok(std::time::Duration::from_secs(secs))
-}
-
-/// Checks every setting and loads the files they name; the first problem is the error.
-pub fn settings(args: ServeArgs) -> Result<Settings, Failure> {
-    let app_id = required(args.app_id, "app-id", "KEYROLL_APP_ID")?;
-    let key_file = required(args.app_key_file, "app-key-file", "KEYROLL_APP_KEY_FILE")?;
-    let pem = Zeroizing::new(std::fs::read(&key_file).map_err(|e| Failure {
-        exit: Exit::Io,
-        message: format!("{}: {e}", key_file.display()),
-    })?);
-    let app_key =
-        AppKey::from_pem(&app_id, &pem).map_err(|e| bad(format!("{}: {e}", key_file.display())))?;
-    let secrets = required(
-        args.webhook_secrets,
-        "webhook-secrets",
-        "KEYROLL_WEBHOOK_SECRETS",
-    )?;
-    let webhook_secrets =
-        Secrets::from_list(&secrets).map_err(|e| bad(format!("KEYROLL_WEBHOOK_SECRETS: {e}")))?;
-    let identity_file = required(
-        args.age_identity_file,
-        "age-identity-file",
-        "KEYROLL_AGE_IDENTITY_FILE",
-    )?;
-    let identities = Identities::from_file(&identity_file).map_err(|e| Failure {
-        exit: Exit::NoKey,
-        message: format!("{}: {e}", identity_file.display()),
-    })?;
-    let listen: SocketAddr = args
-        .listen
-        .parse()
-        .map_err(|e| bad(format!("--listen {:?}: {e} (write HOST:PORT)", args.listen)))?;
-    let api = args.github_api_url.trim_end_matches('/').to_owned();
-    if !(api.starts_with("https://") || api.starts_with("http://")) {
-        return Err(bad(format!(
-            "--github-api-url {api:?} is not an http(s) URL"
-        )));
-    }
-    if !args.database_url.starts_with("sqlite:") {
-        return Err(bad(format!(
-            "--database-url {:?}: only SQLite (sqlite://FILE) is supported",
-            args.database_url
-        )));
-    }
-    Ok(Settings {
-        app_key,
-        webhook_secrets,
-        github_api_url: api,
-        identities,
-        database_url: args.database_url,
-        listen,
-        max_body_bytes: args.max_body_bytes,
-        reconcile_every: interval(&args.reconcile_interval, "reconcile-interval")?,
-        schedule_every: interval(&args.schedule_interval, "schedule-interval")?,
-        concurrent_rotations: args.concurrent_rotations.max(1),
-        client: ClientOptions::default(),
-        people: People {
-            operators: list(&args.operators),
-            admins: list(&args.admins),
-        },
-        delivery: Default::default(),
-        identity_file,
-    })
-}
-
-fn list(text: &str) -> Vec<String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
+    /// How many rotations may run at once in one repository (1 to 64).
+    #[arg(long, env = "KEYROLL_CONCURRENT_ROTATIONS", default_value = "2")]
+    concurrent_rotations: String,
+    /// How long a client may take to send a request's headers, and a connection may stay
+    /// idle between requests (100ms to 1m).
+    #[arg(long, env = "KEYROLL_HEADER_TIMEOUT", default_value = "5s")]
+    header_timeout: String,
+    /// How long a client may take to send a webhook body once its headers are in (100ms to
+    /// 5m); a slower one is answered 408 and disconnected.
+    #[arg(long, env = "KEYROLL_BODY_TIMEOUT", default_value = "10s")]
+    body_timeout: String,
+    /// Connections open at once; more wait to be accepted (1 to 65536). Keep it below the
+    /// process's open-file limit.
+    #[arg(long, env = "KEYROLL_MAX_CONNECTIONS", default_value = "512")]
+    max_connections: String,
+    /// Bytes of webhook bodies held at once, across all requests, before their signatures
+    /// are checked (1024 to 1073741824, at least --max-body-bytes); past it, deliveries are
+    /// answered 503.
+    #[arg(long, env = "KEYROLL_BODY_BUDGET_BYTES", default_value = "67108864")]
+    body_budget_bytes: String,
+    /// How often webhook bodies erased from the database are scrubbed out of its files
+    /// (100ms to 1m).
+    #[arg(long, env = "KEYROLL_SCRUB_INTERVAL", default_value = "1m")]
+    scrub_interval: String,
+    /// Attempts at a delivery that fails for a passing reason (GitHub unreachable, a rate
+    /// limit) before it is parked (1 to 100); a parked delivery is kept and tried again at
+    /// the next start or on SIGHUP.
+    #[arg(long, env = "KEYROLL_RETRY_ATTEMPTS", default_value = "8")]
+    retry_attempts: String,
+    /// The longest wait between two attempts at a delivery (1s to 1d); the first wait is
+    /// 10s and each further one doubles, up to this.
+    #[arg(long, env = "KEYROLL_RETRY_MAX_WAIT", default_value = "10m")]
+    retry_max_wait: String,
+    /// `/readyz` fails once a delivery not yet parked has waited longer than this (10s to
+    /// 1d).
+    #[arg(long, env = "KEYROLL_READY_MAX_WAITING", default_value = "10m")]
+    ready_max_waiting: String,
 }
 
 fn init_logs(format: LogFormat) {
@@ -182,12 +125,16 @@ fn init_logs(format: LogFormat) {
 }
 
 pub fn run(args: ServeArgs) -> Result<(), Failure> {
-    init_logs(args.log_format);
-    let settings = settings(args)?;
+    let checked = settings::check(args).map_err(|problems| settings::failure(&problems))?;
+    init_logs(checked.log_format);
+    let settings = checked.settings;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| bad(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| Failure {
+            exit: Exit::Other,
+            message: format!("cannot start the async runtime: {e}"),
+        })?;
     runtime.block_on(async {
         let running = server::start(settings, Arc::new(SystemClock))
             .await

@@ -1,7 +1,9 @@
-//! `POST /webhook`: verify, store, answer. The signature is checked before anything reads
-//! the body; the delivery is stored durably before the answer; nothing else happens on the
-//! request path (the worker reads stored deliveries later), so GitHub gets its answer in
-//! well under its ten-second limit however busy keyroll is.
+//! `POST /webhook`: read, verify, store, answer. The body is read within the front door's
+//! limits (size cap, shared budget, body timeout: see [`super::body`]); the signature is
+//! checked before anything parses the body; the delivery is stored durably before the
+//! answer; nothing else happens on the request path (the worker reads stored deliveries
+//! later), so GitHub gets its answer in well under its ten-second limit however busy keyroll
+//! is.
 //!
 //! Storing batches concurrent deliveries into one transaction: under load, one sync to disk
 //! covers many deliveries instead of one each.
@@ -9,13 +11,15 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
+use axum::http::header::CONNECTION;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse as _, Response};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::AppState;
+use super::body::Refused;
 use super::metrics::HANDLED_EVENTS;
 use crate::runtime::Clock;
 use crate::store::{NewWebhook, Store};
@@ -125,30 +129,61 @@ fn plausible_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
-pub async fn webhook(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> (StatusCode, &'static str) {
+/// An answer that also closes the connection: after a refused body the connection may hold
+/// the rest of it, and a client refused for being slow or for the budget should not keep it.
+fn refuse(status: StatusCode, text: &'static str) -> Response {
+    (status, [(CONNECTION, "close")], text).into_response()
+}
+
+pub async fn webhook(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let now = app.clock.now().unix_timestamp();
-    let body = match body {
+    // Held until the delivery is answered: its bytes count against the body budget until then.
+    let buffered = match app.bodies.read(body).await {
         Ok(b) => b,
-        Err(rejection) => {
-            let status = rejection.status();
-            let outcome = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                "too_large"
-            } else {
-                "unreadable"
+        Err(refused) => {
+            let (status, outcome, text) = match refused {
+                Refused::TooLarge => (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    "the body is over the size limit\n",
+                ),
+                Refused::Busy => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    "too many bodies are being read; try again\n",
+                ),
+                Refused::TooSlow => (
+                    StatusCode::REQUEST_TIMEOUT,
+                    "too_slow",
+                    "the body did not arrive in time\n",
+                ),
+                Refused::Unreadable => (
+                    StatusCode::BAD_REQUEST,
+                    "unreadable",
+                    "the body could not be read\n",
+                ),
             };
             app.metrics.delivery("", outcome);
             app.rejections.record(now, outcome);
-            return (status, "the body could not be read within the size limit\n");
+            return refuse(status, text);
         }
     };
+    let answered = answer(&app, &headers, now, buffered.bytes.clone()).await;
+    drop(buffered);
+    answered.into_response()
+}
+
+/// What is done with a body read in full.
+async fn answer(
+    app: &AppState,
+    headers: &HeaderMap,
+    now: i64,
+    body: Bytes,
+) -> (StatusCode, &'static str) {
     // Before anything else looks at the body.
     if app
         .secrets
-        .verify(header(&headers, "x-hub-signature-256"), &body)
+        .verify(header(headers, "x-hub-signature-256"), &body)
         .is_err()
     {
         app.metrics.delivery("", "bad_signature");
@@ -156,8 +191,8 @@ pub async fn webhook(
         return (StatusCode::UNAUTHORIZED, "signature does not match\n");
     }
     let (Some(event), Some(id)) = (
-        header(&headers, "x-github-event"),
-        header(&headers, "x-github-delivery"),
+        header(headers, "x-github-event"),
+        header(headers, "x-github-delivery"),
     ) else {
         app.metrics.delivery("", "bad_request");
         return (

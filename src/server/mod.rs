@@ -12,14 +12,17 @@
 //! deliveries are handled one at a time, in the order they arrived; repositories go on side
 //! by side. A delivery that fails for a passing reason is kept and tried again ([`retry`]).
 
+mod body;
 mod commands;
 mod dashboard;
+mod front_door;
 mod intake;
 mod lanes;
 pub mod metrics;
 mod reconcile;
 pub mod retry;
 mod schedule;
+mod scrubber;
 mod worker;
 
 use std::net::SocketAddr;
@@ -28,7 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::{HeaderName, StatusCode, header};
 use axum::routing::{get, post};
 use tokio::sync::{Notify, watch};
@@ -41,6 +44,7 @@ use crate::sops::Identities;
 use crate::store::{Store, StoreError};
 
 pub use commands::People;
+pub use front_door::FrontDoor;
 pub use retry::RetryPolicy;
 pub use worker::StartError;
 
@@ -82,6 +86,10 @@ pub struct Settings {
     pub delivery: DeliveryOptions,
     /// Where the settings came from, for the start-up log line.
     pub identity_file: PathBuf,
+    /// Timeouts and limits for clients not yet known to hold the webhook secret.
+    pub front_door: FrontDoor,
+    /// How often webhook bodies erased from the database are scrubbed out of its files.
+    pub scrub_every: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,14 +119,13 @@ struct AppState {
     rejections: Arc<intake::RejectionLog>,
     health: Arc<lanes::Health>,
     max_waiting_age: Duration,
+    /// Reads webhook bodies within the size cap, the shared budget and the body timeout.
+    bodies: body::BodyReader,
 }
 
-fn router(state: AppState, max_body: usize) -> Router {
+fn router(state: AppState) -> Router {
     Router::new()
-        .route(
-            "/webhook",
-            post(intake::webhook).layer(DefaultBodyLimit::max(max_body)),
-        )
+        .route("/webhook", post(intake::webhook))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
@@ -291,13 +298,18 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
     let state = AppState {
         secrets: Arc::new(settings.webhook_secrets),
         intake,
-        store,
+        store: store.clone(),
         metrics,
         github,
         clock,
         rejections: Arc::new(intake::RejectionLog::default()),
         health,
         max_waiting_age: settings.delivery.max_waiting_age,
+        bodies: body::BodyReader::new(
+            settings.max_body_bytes,
+            settings.front_door.body_budget_bytes,
+            settings.front_door.body_timeout,
+        ),
     };
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -306,15 +318,12 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
             source,
         })?;
     let addr = listener.local_addr().map_err(ServerError::Serve)?;
-    let app = router(state, settings.max_body_bytes);
-    let mut until = stopped;
+    let app = router(state);
+    let scrubbing = tokio::spawn(scrubber::run(store, settings.scrub_every, stopped.clone()));
     let served = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = until.wait_for(|s| *s).await;
-            })
-            .await
-            .map_err(ServerError::Serve)
+        front_door::serve(listener, app, settings.front_door, stopped).await;
+        let _ = scrubbing.await;
+        Ok(())
     });
     tracing::info!(%addr, api = %settings.github_api_url, identity = %settings.identity_file.display(), "keyroll is serving");
     Ok(Running {

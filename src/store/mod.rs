@@ -5,6 +5,7 @@
 //! checks the rotation's expected version, so two workers can never both advance a rotation,
 //! and a crash leaves either the whole step or none of it.
 
+use std::path::Path;
 use std::str::FromStr;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -13,8 +14,10 @@ use time::OffsetDateTime;
 
 use crate::engine::{Effect, Input, Planned, Rotation};
 
+mod at_rest;
 mod webhooks;
 
+pub use at_rest::Scrubbed;
 pub use webhooks::{
     CommandRecord, CommandResult, InstalledRepository, NewWebhook, StoredWebhook, WaitingWebhook,
 };
@@ -31,6 +34,11 @@ pub enum StoreError {
     Conflict(String),
     #[error("no rotation {0}")]
     NoRotation(String),
+    #[error("{}: {source}", path.display())]
+    Files {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl StoreError {
@@ -48,7 +56,10 @@ impl StoreError {
                     | sqlx::Error::TypeNotFound { .. }
             ),
             StoreError::Conflict(_) => true,
-            StoreError::Migrate(_) | StoreError::Json(_) | StoreError::NoRotation(_) => false,
+            StoreError::Migrate(_)
+            | StoreError::Json(_)
+            | StoreError::NoRotation(_)
+            | StoreError::Files { .. } => false,
         }
     }
 }
@@ -99,7 +110,9 @@ fn stamp(t: OffsetDateTime) -> String {
 
 impl Store {
     /// Opens (creating if needed) the database at `url` (`sqlite://keyroll.db`,
-    /// `sqlite::memory:`), in WAL mode, and applies the migrations.
+    /// `sqlite::memory:`), in WAL mode, and applies the migrations. A database file is
+    /// created readable by its owner only (an existing one is made so, with a warning), and
+    /// every connection overwrites what it deletes (see [`Store::scrub`]).
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -108,9 +121,15 @@ impl Store {
             // or a step whose effects were carried out must survive a power cut. Intake
             // batches deliveries so this costs one sync per batch.
             .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Freed space is zeroed, not left holding an erased webhook body.
+            .pragma("secure_delete", "ON");
+        let in_memory = url.contains(":memory:") || options.get_filename() == Path::new(":memory:");
+        if !in_memory {
+            at_rest::owner_only(options.get_filename())?;
+        }
         // One connection for an in-memory database (each would be its own database).
-        let max = if url.contains(":memory:") { 1 } else { 4 };
+        let max = if in_memory { 1 } else { 4 };
         // No ping before each use: a local file does not drop connections.
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
@@ -118,7 +137,7 @@ impl Store {
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("src/store/migrations").run(&pool).await?;
-        let relaxed = if url.contains(":memory:") {
+        let relaxed = if in_memory {
             pool.clone()
         } else {
             SqlitePoolOptions::new()
@@ -132,6 +151,12 @@ impl Store {
             relaxed,
             write_turn: std::sync::Arc::default(),
         })
+    }
+
+    /// Whether `url` names a database [`Store::open`] can open; nothing is opened.
+    pub fn check_url(url: &str) -> Result<(), StoreError> {
+        SqliteConnectOptions::from_str(url)?;
+        Ok(())
     }
 
     /// Whether the database answers and the migrations are applied (for `/readyz`).

@@ -9,7 +9,7 @@ use keyroll::github::app_auth::AppKey;
 use keyroll::github::client::ClientOptions;
 use keyroll::github::signature::Secrets;
 use keyroll::runtime::Clock;
-use keyroll::server::{self, People, Running, Settings};
+use keyroll::server::{self, FrontDoor, People, Running, Settings};
 use keyroll::sops::Identities;
 use time::OffsetDateTime;
 
@@ -90,6 +90,8 @@ pub fn settings(api_url: &str, db: &Path, identity_file: &Path) -> Settings {
         },
         delivery: Default::default(),
         identity_file: identity_file.to_owned(),
+        front_door: FrontDoor::default(),
+        scrub_every: Duration::from_secs(60),
     }
 }
 
