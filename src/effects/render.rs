@@ -48,8 +48,9 @@ pub fn pr_title(credential: &str, change: Change) -> String {
 /// The commit message of a pull request's commit, with trailers that tie it to the rotation.
 pub fn commit_message(credential: &str, rotation: &str, change: Change) -> String {
     format!(
-        "{}\n\nKeyroll-Credential: {credential}\nKeyroll-Rotation: {rotation}\nKeyroll-Phase: {change}\n",
-        pr_title(credential, change)
+        "{}\n\n{}",
+        pr_title(credential, change),
+        crate::repo::trailer::write(credential, rotation, change)
     )
 }
 

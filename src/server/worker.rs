@@ -186,7 +186,7 @@ impl Worker {
                 base_ref,
                 ..
             } if matches!(action.as_str(), "opened" | "synchronize" | "reopened")
-                && route::rotation_of_branch(head_ref).is_none() =>
+                && crate::changeset::branch::parse(head_ref).is_none() =>
             {
                 let default = self.default_branch(&repo).await?;
                 if *base_ref == default {
