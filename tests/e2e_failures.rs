@@ -15,7 +15,7 @@ mod sim;
 mod world;
 
 use sim::{Fault, FaultKind};
-use world::{World, alice, leaves, mona, pete, sam};
+use world::{World, alice, carol, leaves, mona, pete, sam};
 
 /// Starts a rotation from the dashboard as the credential's owner; returns its id.
 async fn rotate(w: &World, who: &sim::User, credential: &str) -> String {
@@ -330,5 +330,67 @@ async fn a_config_change_gets_a_config_check_and_a_broken_default_branch_stops_n
             .contains("no rotation starts until they are fixed"),
         "{}",
         dash.body
+    );
+}
+
+/// keyroll's status comments on a pull request (the hidden marker names the rotation).
+fn status_comments(w: &World, number: u64) -> Vec<String> {
+    w.sim
+        .comments(number)
+        .into_iter()
+        .filter(|c| c.author == "keyroll[bot]" && c.body.contains("<!-- keyroll:status"))
+        .map(|c| c.body)
+        .collect()
+}
+
+/// GitHub lists 100 comments a page at most. With its status comment on the second page
+/// (GitHub refused it while people talked, so it came 121st), a restarted keyroll that
+/// no longer knows the comment's id still finds it, reading every page, and posts no second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_comment_past_the_first_page_is_found_and_kept() {
+    let mut w = World::start().await;
+    w.tick().await;
+    let dash = w.dashboard();
+    let number = dash + 1;
+    w.sim.inject(Fault::new(
+        Some(http::Method::POST),
+        &format!("/issues/{number}/comments"),
+        1,
+        FaultKind::Forbidden,
+    ));
+    rotate(&w, &alice(), "data-api-tokens").await;
+    let pr = w.open_pull();
+    assert_eq!(pr.number, number);
+    assert!(status_comments(&w, number).is_empty(), "GitHub refused it");
+
+    for i in 0..120 {
+        w.sim
+            .comment(number, &carol(), &format!("note {i} while we wait"))
+            .await;
+    }
+    w.settle().await;
+    w.say(number, &alice(), "/keyroll hold -- waiting for the freeze")
+        .await;
+    assert_eq!(status_comments(&w, number).len(), 1);
+    let position = w
+        .sim
+        .comments(number)
+        .iter()
+        .position(|c| c.body.contains("<!-- keyroll:status"))
+        .unwrap();
+    assert!(position >= 100, "on the second page: {position}");
+
+    // A restart forgets which comment is keyroll's; the next status change reads the list.
+    w.stop().await;
+    w.boot().await;
+    w.say(number, &sam(), "/keyroll unhold -- freeze over")
+        .await;
+    let status = status_comments(&w, number);
+    assert_eq!(status.len(), 1, "{status:#?}");
+    assert!(
+        w.sim.requests().iter().any(|r| r.method == "GET"
+            && r.path.ends_with(&format!("/issues/{number}/comments"))
+            && r.query.get("page").is_some_and(|p| p == &["2".to_owned()])),
+        "keyroll read the second page"
     );
 }

@@ -143,15 +143,12 @@ async fn last_commit(
     let files: BTreeSet<&str> = cred.locations.iter().map(|l| l.file.as_str()).collect();
     let mut found = Vec::new();
     for file in files {
-        for c in api.commits_touching(branch, file, 30).await? {
-            if !commit_rotates(&c.commit.message, &cred.name) {
-                continue;
-            }
-            if let Some(at) = committed_at(&c) {
-                found.push(at);
-                break;
-            }
-        }
+        let commit = api
+            .newest_commit_touching(branch, file, |c| {
+                commit_rotates(&c.commit.message, &cred.name) && committed_at(c).is_some()
+            })
+            .await?;
+        found.extend(commit.as_ref().and_then(committed_at));
     }
     Ok(newest(found))
 }

@@ -748,7 +748,7 @@ fn dispatch(st: &mut State, ctx: &Ctx, route: Route) -> Res {
             v["installations_count"] = json!(1);
             ok(v)
         }
-        Route::AppInstallations => ok(json!([render::installation(st)])),
+        Route::AppInstallations => list(st, ctx, &[render::installation(st)]),
         Route::AppInstallation(id) => {
             if id != st.cfg.installation_id.to_string() {
                 return Err(not_found());
@@ -1104,7 +1104,7 @@ fn dispatch(st: &mut State, ctx: &Ctx, route: Route) -> Res {
         }
         Route::BranchRules(branch) => {
             ctx.need("metadata", "read")?;
-            ok(Value::Array(rules_json(st, &branch)))
+            list(st, ctx, &rules_json(st, &branch))
         }
         Route::TeamMembership(org, team, login) => {
             ctx.need("members", "read")?;
