@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
 use super::metrics::Metrics;
 use super::retry::{Failure, RetryPolicy};
@@ -35,6 +35,10 @@ pub(super) struct WorkerSettings {
     pub concurrent_rotations: usize,
     pub people: super::commands::People,
     pub retry: RetryPolicy,
+    /// Where the repositories the App was just installed on are announced, so their lanes
+    /// write a dashboard at once instead of at the next schedule tick. Set by
+    /// [`super::lanes::spawn`], which holds the other end.
+    pub installed: Option<mpsc::UnboundedSender<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +130,7 @@ impl Worker {
                     for r in repositories {
                         store.set_installation(r, inst, now).await?;
                     }
+                    self.announce(repositories);
                 }
                 return Ok(format!("installation {action}"));
             }
@@ -140,6 +145,7 @@ impl Worker {
                     store.remove_installation(r).await?;
                     self.repos.remove(r);
                 }
+                self.announce(added);
                 return Ok(format!("{} added, {} removed", added.len(), removed.len()));
             }
             _ => {}
@@ -244,6 +250,18 @@ impl Worker {
                 .await?;
         }
         Ok(format!("{} input(s)", inputs.len()))
+    }
+
+    /// Tells the lanes of `repositories` (just installed, and stored as such) to write their
+    /// dashboards. A crash before they do is made good by the schedule tick at the next
+    /// start, which writes every installed repository's dashboard.
+    fn announce(&self, repositories: &[String]) {
+        if let Some(tx) = &self.s.installed {
+            for r in repositories {
+                // The supervisor is gone only while keyroll stops.
+                let _ = tx.send(r.clone());
+            }
+        }
     }
 
     pub(super) fn api(&self, repo: &str) -> Option<RepoApi> {
