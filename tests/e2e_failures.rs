@@ -394,3 +394,27 @@ async fn a_status_comment_past_the_first_page_is_found_and_kept() {
         "keyroll read the second page"
     );
 }
+
+/// keyroll checks the default branch's config at start and says so with a `keyroll/config`
+/// check run; started again on the same commit, it finds its check saying the same and posts
+/// none (a restart is not news on the commit).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_posts_no_second_config_check_on_the_same_commit() {
+    let mut w = World::start().await;
+    w.tick().await;
+    let head = w.sim.branch_sha("main").unwrap();
+    let config_checks = |w: &World| {
+        w.sim
+            .check_runs(&head)
+            .into_iter()
+            .filter(|c| c.name == "keyroll/config")
+            .count()
+    };
+    assert_eq!(config_checks(&w), 1);
+    for _ in 0..2 {
+        w.stop().await;
+        w.boot().await;
+        w.tick().await;
+    }
+    assert_eq!(config_checks(&w), 1, "unchanged config, no new check run");
+}

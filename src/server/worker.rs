@@ -363,8 +363,7 @@ impl Worker {
                     tracing::debug!(problems = %p);
                 }
                 if blob.is_some() {
-                    api.put_check_run(None, head, &render::config_output(problems.as_deref()))
-                        .await?;
+                    config_check(&api, head, problems.as_deref()).await?;
                 }
                 match (config, problems) {
                     (Some(c), None) => Ok(Arc::new(c)),
@@ -392,8 +391,7 @@ impl Worker {
             return Ok(());
         }
         let (_, problems) = snapshot::check_config(&api, head, &self.s.identities).await?;
-        api.put_check_run(None, head, &render::config_output(problems.as_deref()))
-            .await?;
+        config_check(&api, head, problems.as_deref()).await?;
         Ok(())
     }
 
@@ -484,4 +482,15 @@ impl Worker {
         tracing::info!(repository = repo, rotation = %id, credential, emergency, "rotation started");
         Ok(id)
     }
+}
+
+/// Posts the `keyroll/config` check run on `head`, unless one there already says the same
+/// (keyroll checked this commit before a restart, or twice for two deliveries).
+async fn config_check(api: &RepoApi, head: &str, problems: Option<&str>) -> Result<(), RestError> {
+    let out = render::config_output(problems);
+    let runs = api.check_runs(head, Some(render::CONFIG_CHECK)).await?;
+    if !runs.iter().any(|r| r.says(&out)) {
+        api.put_check_run(None, head, &out).await?;
+    }
+    Ok(())
 }
