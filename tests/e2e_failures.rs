@@ -15,7 +15,7 @@ mod sim;
 mod world;
 
 use sim::{Fault, FaultKind};
-use world::{World, alice, carol, leaves, mona, pete, sam};
+use world::{World, alice, carol, leaves, logs, mona, pete, sam};
 
 /// Starts a rotation from the dashboard as the credential's owner; returns its id.
 async fn rotate(w: &World, who: &sim::User, credential: &str) -> String {
@@ -417,4 +417,28 @@ async fn a_restart_posts_no_second_config_check_on_the_same_commit() {
         w.tick().await;
     }
     assert_eq!(config_checks(&w), 1, "unchanged config, no new check run");
+}
+
+/// A 502 that keyroll's client retried successfully is not an error: keyroll logs each
+/// attempt at DEBUG and only a request that failed on every attempt as a failure, so no
+/// ERROR line names the 502 (the transport's own per-attempt logging used to).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_502_retried_successfully_is_not_logged_as_an_error() {
+    let w = World::start().await;
+    w.tick().await;
+    w.sim.inject(Fault::new(
+        Some(http::Method::POST),
+        "/pulls",
+        1,
+        FaultKind::Status(502),
+    ));
+    rotate(&w, &alice(), "session-secret").await;
+    assert_eq!(w.open_pulls().len(), 1);
+    assert!(w.sim.faults_left().is_empty(), "the 502 was answered");
+    let text = String::from_utf8_lossy(&logs().lock().unwrap()).into_owned();
+    let errors: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("\"level\":\"ERROR\"") && l.contains("502"))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
 }
