@@ -12,6 +12,7 @@ use super::metrics::Metrics;
 use super::retry::{Failure, RetryPolicy};
 use crate::effects::github::{GitHubExecutor, Memo, RepoContext};
 use crate::effects::render;
+use crate::fingerprint::KEY_FILE;
 use crate::github::client::GitHub;
 use crate::github::rest::{RepoApi, RestError};
 use crate::github::webhook::{self, Delivery, Event};
@@ -65,6 +66,9 @@ pub enum StartError {
 pub(super) struct ConfigState {
     /// The blob of `.keyroll.yaml`: a push that leaves it alone needs no new check.
     pub blob: Option<String>,
+    /// The blob of the fingerprint key file, which the check reads too (a key that does not
+    /// open, or that more people can read than the files, is a problem of the config).
+    pub key_blob: Option<String>,
     pub config: Result<Arc<Config>, String>,
 }
 
@@ -177,7 +181,7 @@ impl Worker {
                 let default = self.default_branch(&repo).await?;
                 let config_untouched = touched
                     .as_ref()
-                    .is_some_and(|t| !t.iter().any(|f| f == CONFIG_FILE));
+                    .is_some_and(|t| !t.iter().any(|f| f == CONFIG_FILE || f == KEY_FILE));
                 let known = self.repos.get(&repo).is_some_and(|s| s.config.is_some());
                 // A push that leaves the config alone needs nothing read (a merge of keyroll's
                 // own pull request, say).
@@ -333,7 +337,8 @@ impl Worker {
             .ok_or_else(|| StartError::NotInstalled(repo.to_owned()))
     }
 
-    /// The default branch now points at `head`: when `.keyroll.yaml` changed, check it
+    /// The default branch now points at `head`: when `.keyroll.yaml` or the fingerprint key
+    /// file changed, check the config
     /// (against the files it names) and say so on the commit with a `keyroll/config` check
     /// run. A config with problems stops new rotations until it is fixed.
     async fn default_branch_moved(&mut self, repo: &str, head: &str) -> Result<(), StartError> {
@@ -341,13 +346,11 @@ impl Worker {
             .api(repo)
             .ok_or_else(|| StartError::NotInstalled(repo.to_owned()))?;
         let (_, files) = api.files(head).await?;
-        let blob = files
-            .iter()
-            .find(|f| f.path == CONFIG_FILE)
-            .map(|f| f.sha.clone());
+        let blob_of = |path: &str| files.iter().find(|f| f.path == path).map(|f| f.sha.clone());
+        let (blob, key_blob) = (blob_of(CONFIG_FILE), blob_of(KEY_FILE));
         let known = self.repos.get(repo).and_then(|r| r.config.clone());
         let config = match known {
-            Some(k) if k.blob == blob => k.config,
+            Some(k) if k.blob == blob && k.key_blob == key_blob => k.config,
             _ => {
                 let (config, problems) =
                     snapshot::check_config(&api, head, &self.s.identities).await?;
@@ -373,7 +376,11 @@ impl Worker {
             }
         };
         if let Some(state) = self.repos.get_mut(repo) {
-            state.config = Some(ConfigState { blob, config });
+            state.config = Some(ConfigState {
+                blob,
+                key_blob,
+                config,
+            });
         }
         Ok(())
     }
