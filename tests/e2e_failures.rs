@@ -442,3 +442,39 @@ async fn a_502_retried_successfully_is_not_logged_as_an_error() {
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
 }
+
+/// GitHub lists a recursive tree only up to its limits, then says `truncated`. keyroll does
+/// not take the part for the whole (a credential file past the cut would look absent): it
+/// starts nothing and says why, on the commit's config check and in its reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_tree_starts_nothing_and_says_why() {
+    let w = World::start().await;
+    let dash = w.dashboard();
+    w.sim.truncate_trees_past(3);
+    let config = w.sim.file("main", ".keyroll.yaml").unwrap();
+    let head = w
+        .sim
+        .push_to_branch(
+            "main",
+            &[(".keyroll.yaml", &format!("{config}\n# reviewed\n"))],
+            &alice(),
+        )
+        .await;
+    w.settle().await;
+    let check = w
+        .sim
+        .check_runs(&head)
+        .into_iter()
+        .find(|c| c.name == "keyroll/config")
+        .expect("a keyroll/config check");
+    assert_eq!(check.conclusion.as_deref(), Some("failure"));
+    assert!(check.summary.contains("truncated"), "{}", check.summary);
+    w.say(dash, &alice(), "/keyroll rotate data-api-tokens -- test")
+        .await;
+    assert!(w.rotation_ids().await.is_empty());
+    assert!(
+        w.last_reply(dash).contains("truncated"),
+        "{}",
+        w.last_reply(dash)
+    );
+}

@@ -182,9 +182,13 @@ impl Worker {
                 let config_untouched = touched
                     .as_ref()
                     .is_some_and(|t| !t.iter().any(|f| f == CONFIG_FILE || f == KEY_FILE));
-                let known = self.repos.get(&repo).is_some_and(|s| s.config.is_some());
-                // A push that leaves the config alone needs nothing read (a merge of keyroll's
-                // own pull request, say).
+                let known = self
+                    .repos
+                    .get(&repo)
+                    .and_then(|s| s.config.as_ref())
+                    .is_some_and(|c| c.config.is_ok());
+                // A push that leaves a good config alone needs nothing read (a merge of
+                // keyroll's own pull request, say); a config with problems is read again.
                 if *git_ref == format!("refs/heads/{default}") && !(config_untouched && known) {
                     self.default_branch_moved(&repo, after).await?;
                 }
@@ -345,7 +349,28 @@ impl Worker {
         let api = self
             .api(repo)
             .ok_or_else(|| StartError::NotInstalled(repo.to_owned()))?;
-        let (_, files) = api.files(head).await?;
+        let files = match api.files(head).await {
+            Ok((_, files)) => files,
+            Err(e @ RestError::Truncated { .. }) => {
+                // Part of the listing read as the whole could hide a credential file: nothing
+                // starts, and the check run and the dashboard say why.
+                let problem = format!("keyroll cannot read commit {head} whole: {e}");
+                self.s
+                    .store
+                    .set_config_status(repo, head, Some(&problem), self.s.clock.now())
+                    .await?;
+                config_check(&api, head, Some(&problem)).await?;
+                if let Some(state) = self.repos.get_mut(repo) {
+                    state.config = Some(ConfigState {
+                        blob: None,
+                        key_blob: None,
+                        config: Err(problem),
+                    });
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
         let blob_of = |path: &str| files.iter().find(|f| f.path == path).map(|f| f.sha.clone());
         let (blob, key_blob) = (blob_of(CONFIG_FILE), blob_of(KEY_FILE));
         let known = self.repos.get(repo).and_then(|r| r.config.clone());
