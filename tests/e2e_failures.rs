@@ -15,7 +15,7 @@ mod sim;
 mod world;
 
 use sim::{Fault, FaultKind};
-use world::{World, alice, leaves, mona, pete, sam};
+use world::{World, alice, carol, leaves, logs, mona, pete, sam};
 
 /// Starts a rotation from the dashboard as the credential's owner; returns its id.
 async fn rotate(w: &World, who: &sim::User, credential: &str) -> String {
@@ -330,5 +330,151 @@ async fn a_config_change_gets_a_config_check_and_a_broken_default_branch_stops_n
             .contains("no rotation starts until they are fixed"),
         "{}",
         dash.body
+    );
+}
+
+/// keyroll's status comments on a pull request (the hidden marker names the rotation).
+fn status_comments(w: &World, number: u64) -> Vec<String> {
+    w.sim
+        .comments(number)
+        .into_iter()
+        .filter(|c| c.author == "keyroll[bot]" && c.body.contains("<!-- keyroll:status"))
+        .map(|c| c.body)
+        .collect()
+}
+
+/// GitHub lists 100 comments a page at most. With its status comment on the second page
+/// (GitHub refused it while people talked, so it came 121st), a restarted keyroll that
+/// no longer knows the comment's id still finds it, reading every page, and posts no second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_comment_past_the_first_page_is_found_and_kept() {
+    let mut w = World::start().await;
+    w.tick().await;
+    let dash = w.dashboard();
+    let number = dash + 1;
+    w.sim.inject(Fault::new(
+        Some(http::Method::POST),
+        &format!("/issues/{number}/comments"),
+        1,
+        FaultKind::Forbidden,
+    ));
+    rotate(&w, &alice(), "data-api-tokens").await;
+    let pr = w.open_pull();
+    assert_eq!(pr.number, number);
+    assert!(status_comments(&w, number).is_empty(), "GitHub refused it");
+
+    for i in 0..120 {
+        w.sim
+            .comment(number, &carol(), &format!("note {i} while we wait"))
+            .await;
+    }
+    w.settle().await;
+    w.say(number, &alice(), "/keyroll hold -- waiting for the freeze")
+        .await;
+    assert_eq!(status_comments(&w, number).len(), 1);
+    let position = w
+        .sim
+        .comments(number)
+        .iter()
+        .position(|c| c.body.contains("<!-- keyroll:status"))
+        .unwrap();
+    assert!(position >= 100, "on the second page: {position}");
+
+    // A restart forgets which comment is keyroll's; the next status change reads the list.
+    w.stop().await;
+    w.boot().await;
+    w.say(number, &sam(), "/keyroll unhold -- freeze over")
+        .await;
+    let status = status_comments(&w, number);
+    assert_eq!(status.len(), 1, "{status:#?}");
+    assert!(
+        w.sim.requests().iter().any(|r| r.method == "GET"
+            && r.path.ends_with(&format!("/issues/{number}/comments"))
+            && r.query.get("page").is_some_and(|p| p == &["2".to_owned()])),
+        "keyroll read the second page"
+    );
+}
+
+/// keyroll checks the default branch's config at start and says so with a `keyroll/config`
+/// check run; started again on the same commit, it finds its check saying the same and posts
+/// none (a restart is not news on the commit).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_posts_no_second_config_check_on_the_same_commit() {
+    let mut w = World::start().await;
+    w.tick().await;
+    let head = w.sim.branch_sha("main").unwrap();
+    let config_checks = |w: &World| {
+        w.sim
+            .check_runs(&head)
+            .into_iter()
+            .filter(|c| c.name == "keyroll/config")
+            .count()
+    };
+    assert_eq!(config_checks(&w), 1);
+    for _ in 0..2 {
+        w.stop().await;
+        w.boot().await;
+        w.tick().await;
+    }
+    assert_eq!(config_checks(&w), 1, "unchanged config, no new check run");
+}
+
+/// A 502 that keyroll's client retried successfully is not an error: keyroll logs each
+/// attempt at DEBUG and only a request that failed on every attempt as a failure, so no
+/// ERROR line names the 502 (the transport's own per-attempt logging used to).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_502_retried_successfully_is_not_logged_as_an_error() {
+    let w = World::start().await;
+    w.tick().await;
+    w.sim.inject(Fault::new(
+        Some(http::Method::POST),
+        "/pulls",
+        1,
+        FaultKind::Status(502),
+    ));
+    rotate(&w, &alice(), "session-secret").await;
+    assert_eq!(w.open_pulls().len(), 1);
+    assert!(w.sim.faults_left().is_empty(), "the 502 was answered");
+    let text = String::from_utf8_lossy(&logs().lock().unwrap()).into_owned();
+    let errors: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("\"level\":\"ERROR\"") && l.contains("502"))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+/// GitHub lists a recursive tree only up to its limits, then says `truncated`. keyroll does
+/// not take the part for the whole (a credential file past the cut would look absent): it
+/// starts nothing and says why, on the commit's config check and in its reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_tree_starts_nothing_and_says_why() {
+    let w = World::start().await;
+    let dash = w.dashboard();
+    w.sim.truncate_trees_past(3);
+    let config = w.sim.file("main", ".keyroll.yaml").unwrap();
+    let head = w
+        .sim
+        .push_to_branch(
+            "main",
+            &[(".keyroll.yaml", &format!("{config}\n# reviewed\n"))],
+            &alice(),
+        )
+        .await;
+    w.settle().await;
+    let check = w
+        .sim
+        .check_runs(&head)
+        .into_iter()
+        .find(|c| c.name == "keyroll/config")
+        .expect("a keyroll/config check");
+    assert_eq!(check.conclusion.as_deref(), Some("failure"));
+    assert!(check.summary.contains("truncated"), "{}", check.summary);
+    w.say(dash, &alice(), "/keyroll rotate data-api-tokens -- test")
+        .await;
+    assert!(w.rotation_ids().await.is_empty());
+    assert!(
+        w.last_reply(dash).contains("truncated"),
+        "{}",
+        w.last_reply(dash)
     );
 }

@@ -339,3 +339,30 @@ async fn an_emergency_from_the_dashboard_and_the_dashboard_edited_once_per_chang
         .body;
     assert!(!body.contains("Rotations under way"), "{body}");
 }
+
+/// The dashboard issue is written when GitHub says the App was installed on the
+/// repository, not at the next schedule tick (an hour later by default): a new installation
+/// has a place to type its first `/keyroll rotate` at once. A later tick finds the same issue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_is_there_as_soon_as_the_app_is_installed() {
+    // `World::start` delivers `installation_repositories` (added) and runs no tick.
+    let w = World::start().await;
+    let dashboards = |w: &World| {
+        w.sim
+            .issues()
+            .into_iter()
+            .filter(|i| i.body.contains("<!-- keyroll:dashboard -->"))
+            .count()
+    };
+    assert_eq!(dashboards(&w), 1, "written on installation");
+    let dash = w.dashboard();
+    w.say(
+        dash,
+        &alice(),
+        "/keyroll rotate data-api-tokens -- first one",
+    )
+    .await;
+    assert_eq!(w.rotation_ids().await.len(), 1, "{}", w.last_reply(dash));
+    w.tick().await;
+    assert_eq!(dashboards(&w), 1, "the tick found it");
+}

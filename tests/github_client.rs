@@ -1,7 +1,8 @@
 //! The GitHub API client against a mock GitHub (wiremock): the App JWT and its signature,
 //! installation tokens fetched once, shared, refreshed near expiry and after a 401; retries of
 //! 5xx and timeouts; rate limits waited out or refused; refusals surfaced without retry;
-//! metrics; a base URL with a path prefix; and no token or JWT in any Debug or error text.
+//! metrics; a base URL with a path prefix; lists read page by page (and where that stops);
+//! a truncated tree reported; and no token or JWT in any Debug or error text.
 
 #![allow(
     clippy::unwrap_used,
@@ -18,6 +19,7 @@ use http::Method;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use keyroll::github::app_auth::{AppKey, AuthError, InstallationToken, TokenCache};
 use keyroll::github::client::{ApiError, ClientOptions, GitHub};
+use keyroll::github::rest::{RepoApi, RestError};
 use keyroll::runtime::Clock;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -1137,4 +1139,133 @@ async fn no_token_or_jwt_in_debug_or_error_text() {
         assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
     }
     assert!(!kinds.contains(&"unexpected"), "{kinds:?}");
+}
+
+/// A page of `n` comments numbered from `first`.
+fn comments_page(first: u64, n: u64) -> Value {
+    Value::Array(
+        (first..first + n)
+            .map(|id| json!({"id": id, "body": format!("comment {id}"), "user": {"login": "p", "id": 1}}))
+            .collect(),
+    )
+}
+
+/// Every list is read to its end, following GitHub's `Link: rel="next"` (with the API
+/// base's path prefix kept), 100 items a page.
+#[tokio::test(flavor = "multi_thread")]
+async fn lists_are_read_page_by_page() {
+    use wiremock::matchers::query_param_is_missing;
+    let server = MockServer::start().await;
+    mount_tokens(&server, "/api/v3").await;
+    let list = "/api/v3/repos/acme/credentials/issues/7/comments";
+    let next = |page: u32| {
+        format!(
+            "<{}{list}?per_page=100&page={page}>; rel=\"next\", <{}{list}?per_page=100&page=3>; rel=\"last\"",
+            server.uri(),
+            server.uri()
+        )
+    };
+    Mock::given(method("GET"))
+        .and(path(list))
+        .and(query_param("per_page", "100"))
+        .and(query_param_is_missing("page"))
+        .respond_with(ok(comments_page(1, 100)).insert_header("link", next(2).as_str()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(list))
+        .and(query_param("page", "2"))
+        .respond_with(ok(comments_page(101, 100)).insert_header("link", next(3).as_str()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(list))
+        .and(query_param("page", "3"))
+        .respond_with(ok(comments_page(201, 7)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let url = format!("{}/api/v3", server.uri());
+    let github = GitHub::new(app_key(), &url, fast(), TestClock::at(START)).unwrap();
+    let repo = RepoApi::new(github.installation(INSTALLATION), "acme/credentials");
+
+    let comments = repo.comments(7).await.unwrap();
+    let ids: Vec<u64> = comments.iter().map(|c| c.id).collect();
+    assert_eq!(ids, (1..=207).collect::<Vec<_>>());
+}
+
+/// A list whose `next` never ends is cut off with an error, not followed forever; a `next`
+/// that leaves the API URL is not followed (the token would go with it).
+#[tokio::test(flavor = "multi_thread")]
+async fn endless_or_foreign_next_links_are_errors() {
+    let server = MockServer::start().await;
+    mount_tokens(&server, "").await;
+    let endless = "/repos/acme/credentials/pulls/1/reviews";
+    Mock::given(method("GET"))
+        .and(path(endless))
+        .respond_with(
+            ok(json!([])).insert_header(
+                "link",
+                format!(
+                    "<{}{endless}?per_page=100&page=2>; rel=\"next\"",
+                    server.uri()
+                )
+                .as_str(),
+            ),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/credentials/issues/2/comments"))
+        .respond_with(ok(json!([])).insert_header(
+            "link",
+            "<https://elsewhere.example/repos/acme/credentials/issues/2/comments?page=2>; rel=\"next\"",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let github = client(&server, fast(), TestClock::at(START));
+    let repo = RepoApi::new(github.installation(INSTALLATION), "acme/credentials");
+
+    let err = repo.reviews(1).await.unwrap_err();
+    assert!(matches!(err, RestError::TooLong { .. }), "{err}");
+    let reads = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == endless)
+        .count();
+    assert_eq!(reads, keyroll::github::rest::MAX_PAGES);
+
+    let err = repo.comments(2).await.unwrap_err();
+    assert!(
+        matches!(err, RestError::Api(ApiError::ForeignLink { .. })),
+        "{err}"
+    );
+}
+
+/// GitHub cuts a recursive tree short past its limits and says so: keyroll reports it
+/// instead of reading the part as the whole repository.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_truncated_tree_is_reported() {
+    let server = MockServer::start().await;
+    mount_tokens(&server, "").await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/credentials/git/trees/abc"))
+        .and(query_param("recursive", "1"))
+        .respond_with(ok(json!({
+            "sha": "t1",
+            "tree": [{"path": ".keyroll.yaml", "type": "blob", "sha": "b1"}],
+            "truncated": true,
+        })))
+        .mount(&server)
+        .await;
+    let github = client(&server, fast(), TestClock::at(START));
+    let repo = RepoApi::new(github.installation(INSTALLATION), "acme/credentials");
+    let err = repo.files("abc").await.unwrap_err();
+    assert!(matches!(err, RestError::Truncated { .. }), "{err}");
+    assert!(err.to_string().contains("truncated"), "{err}");
 }

@@ -928,3 +928,71 @@ fn what_validate_accepts_status_and_plan_handle() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("used up"), "{}", text(&out));
 }
+
+/// Commits a change to `path` with `message`, dated `at` (seconds since the epoch).
+fn commit_dated(demo: &Demo, path: &str, message: &str, at: i64) {
+    let file = demo.path().join(path);
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str(&format!("# touched at {at}\n"));
+    std::fs::write(&file, text).unwrap();
+    let mut index = demo.repo.index().unwrap();
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .unwrap();
+    index.write().unwrap();
+    let tree = demo.repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::new("demo", "demo@example.com", &git2::Time::new(at, 0)).unwrap();
+    let parent = demo.repo.head().unwrap().peel_to_commit().unwrap();
+    demo.repo
+        .commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent])
+        .unwrap();
+}
+
+fn status_row(demo: &Demo, credential: &str) -> serde_json::Value {
+    let out = demo.keyroll(&["status", "--json"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    rows.into_iter()
+        .find(|r| r["credential"] == credential)
+        .unwrap()
+}
+
+/// `status` reads "last rotated" by the same rule as the schedule and the dashboard
+/// (runtime::schedule): a person's rotation after keyroll's counts, and another
+/// credential's keyroll commit to a shared file does not.
+#[test]
+fn status_reads_last_rotated_like_the_schedule() {
+    let demo = Demo::new();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let day = 86_400;
+
+    // redis-auth: keyroll rotated it 400 days ago, a person did by hand today.
+    let trailer = keyroll::repo::trailer::write("redis-auth", "R-2025-0001", "replace");
+    commit_dated(
+        &demo,
+        "terraform/redis.tf",
+        &format!("keyroll: redis-auth replace\n\n{trailer}"),
+        now - 400 * day,
+    );
+    commit_dated(&demo, "terraform/redis.tf", "rotate redis by hand", now);
+    let redis = status_row(&demo, "redis-auth");
+    assert_eq!(redis["source"], "history", "{redis}");
+    assert_eq!(redis["state"], "ok", "{redis}");
+
+    // data-api-tokens' keyroll commit to vars/production.yaml (dated in 2100) is not a
+    // rotation of database-password, which keeps its file there.
+    let trailer = keyroll::repo::trailer::write("data-api-tokens", "R-2100-0001", "add");
+    commit_dated(
+        &demo,
+        "vars/production.yaml",
+        &format!("keyroll: data-api-tokens add\n\n{trailer}"),
+        4_102_444_800,
+    );
+    let db = status_row(&demo, "database-password");
+    assert!(
+        !db["last_rotated"].as_str().unwrap().starts_with("2100"),
+        "{db}"
+    );
+    let tokens = status_row(&demo, "data-api-tokens");
+    assert_eq!(tokens["source"], "keyroll", "{tokens}");
+}

@@ -6,6 +6,7 @@
 //! SOPS files are edited with the engine (one line per value); plain files by replacing the
 //! pattern's `value` group.
 
+pub mod branch;
 mod values;
 
 use std::collections::BTreeMap;

@@ -9,11 +9,11 @@ use time::OffsetDateTime;
 
 use super::context::{RepoArgs, config_at, credential, fingerprint_key, repo_failure};
 use super::{Exit, Failure};
-use crate::changeset::{self, Base, ChangeError, ChangeSet, Phase};
+use crate::changeset::{self, Base, ChangeError, ChangeSet, Phase, branch};
 use crate::generate::{self, NewValues};
 use crate::plan::Plan;
 use crate::policy::{Config, Credential, GeneratorSpec};
-use crate::repo::Repo;
+use crate::repo::{Repo, trailer};
 use crate::sops::{NewValue, ValueType};
 
 #[derive(Debug, Args)]
@@ -114,7 +114,7 @@ pub fn rotate(args: RotateArgs) -> Result<(), Failure> {
     let (p, change) = prepare(&args.repo, &args.credential, args.phase, args.value_stdin)?;
     let cred = credential(&p.config, &args.credential)?;
     let rotation = rotation_id(&p.repo, cred, args.phase, args.rotation.as_deref(), p.now)?;
-    let branch = format!("keyroll/{}/{}/{}", cred.name, rotation, args.phase);
+    let branch = branch::name(&cred.name, &rotation, args.phase);
     let message = commit_message(cred, &rotation, &change);
     let committed = p
         .repo
@@ -250,10 +250,10 @@ fn rotation_id(
     let year = now.year();
     let prefix = format!("R-{year}-");
     let highest = repo
-        .branches("keyroll/")
+        .branches(branch::PREFIX)
         .map_err(repo_failure)?
         .iter()
-        .filter_map(|b| b.split('/').nth(2).map(str::to_owned))
+        .filter_map(|b| branch::parse(b).map(|b| b.rotation.to_owned()))
         .filter_map(|id| id.strip_prefix(&prefix).and_then(|n| n.parse::<u32>().ok()))
         .max()
         .unwrap_or(0);
@@ -270,10 +270,8 @@ fn commit_message(cred: &Credential, rotation: &str, change: &ChangeSet) -> Stri
     for l in change.locations.iter().filter(|l| l.changed()) {
         m.push_str(&format!("- {}\n", l.location));
     }
-    m.push_str(&format!(
-        "\nKeyroll-Credential: {}\nKeyroll-Rotation: {rotation}\nKeyroll-Phase: {}\n",
-        cred.name, change.phase
-    ));
+    m.push('\n');
+    m.push_str(&trailer::write(&cred.name, rotation, change.phase));
     m
 }
 

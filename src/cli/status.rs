@@ -8,6 +8,7 @@ use super::rotate::print;
 use super::{Exit, Failure};
 use crate::policy::Credential;
 use crate::repo::Repo;
+use crate::runtime::schedule::{SOON, Urgency, commit_rotates, due_at, urgency};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -17,9 +18,6 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub repo: RepoArgs,
 }
-
-/// How soon before its due date a credential is reported as due soon.
-const DUE_SOON: time::Duration = time::Duration::days(14);
 
 #[derive(Debug, serde::Serialize)]
 struct Row {
@@ -77,23 +75,29 @@ pub fn run(args: StatusArgs) -> Result<(), Failure> {
 }
 
 fn row(repo: &Repo, cred: &Credential, now: OffsetDateTime) -> Result<Row, Failure> {
-    let rotations = repo.rotations_of(&cred.name).map_err(repo_failure)?;
-    let (source, rotation, last) = match rotations.first() {
-        Some(r) => ("keyroll", Some(r.rotation.clone()), Some(r.time)),
-        None => {
-            let paths: Vec<&str> = cred.locations.iter().map(|l| l.file.as_str()).collect();
-            match repo.last_change_to(&paths).map_err(repo_failure)? {
-                Some((_, t)) => ("history", None, Some(t)),
-                None => ("unknown", None, None),
-            }
-        }
+    // The evidence `runtime::schedule` defines "last rotated" from: keyroll's own rotation
+    // commits and commits to the credential's files that rotated it (by hand or by keyroll).
+    let rotation = repo
+        .rotations_of(&cred.name)
+        .map_err(repo_failure)?
+        .into_iter()
+        .next();
+    let paths: Vec<&str> = cred.locations.iter().map(|l| l.file.as_str()).collect();
+    let change = repo
+        .last_change_to(&paths, |message| commit_rotates(message, &cred.name))
+        .map_err(repo_failure)?;
+    let (source, rotation, last) = match (rotation, change) {
+        (Some(r), Some((_, t))) if t > r.time => ("history", None, Some(t)),
+        (Some(r), _) => ("keyroll", Some(r.rotation), Some(r.time)),
+        (None, Some((_, t))) => ("history", None, Some(t)),
+        (None, None) => ("unknown", None, None),
     };
-    let due_at = last.map(|t| cred.due_at(t));
-    let state = match due_at {
+    let due_at = last.map(|t| due_at(cred, Some(t), now));
+    let state = match due_at.map(|d| urgency(d, now, SOON)) {
         None => "unknown",
-        Some(d) if d < now => "overdue",
-        Some(d) if d - now < DUE_SOON => "due soon",
-        Some(_) => "ok",
+        Some(Some(Urgency::Overdue)) => "overdue",
+        Some(Some(Urgency::DueSoon)) => "due soon",
+        Some(None) => "ok",
     };
     Ok(Row {
         credential: cred.name.clone(),

@@ -102,8 +102,10 @@ impl LocalExecutor {
         };
         let set = changeset::build(change, cred, values.as_ref(), base).map_err(|e| fail(&e))?;
         let message = format!(
-            "keyroll: {} {change} ({})\n\nKeyroll-Credential: {}\nKeyroll-Rotation: {}\nKeyroll-Phase: {change}\n",
-            cred.name, rotation.id, cred.name, rotation.id
+            "keyroll: {} {change} ({})\n\n{}",
+            cred.name,
+            rotation.id,
+            crate::repo::trailer::write(&cred.name, &rotation.id, change)
         );
         let committed = repo
             .commit_branch(files.commit(), branch, &set.files, &message)

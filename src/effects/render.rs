@@ -8,6 +8,7 @@
 use std::fmt::Write as _;
 
 use crate::changeset::Phase as Change;
+use crate::commands::{self, Place, Verb};
 use crate::engine::{Phase, PlannedStep, Rotation};
 use crate::github::rest::{CheckAction, CheckOutput};
 use crate::policy::Credential;
@@ -25,6 +26,20 @@ pub fn pr_marker(rotation: &str, pr: usize) -> String {
 /// Marks the sticky status comment of `rotation` on a pull request.
 pub fn status_marker(rotation: &str) -> String {
     format!("<!-- keyroll:status rotation={rotation} -->")
+}
+
+/// The commands that work at `place`, generated from the command table (so a text never
+/// lists a verb the table does not have, nor misses one it gained); `help` last, as the way
+/// to learn who may run what.
+pub fn command_list(place: Place) -> String {
+    let help = commands::spec(Verb::Help);
+    commands::TABLE
+        .iter()
+        .filter(|s| s.verb != Verb::Help && s.works_at(place))
+        .chain([help])
+        .map(|s| format!("`{}`", s.usage))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn change_words(change: Change) -> &'static str {
@@ -48,8 +63,9 @@ pub fn pr_title(credential: &str, change: Change) -> String {
 /// The commit message of a pull request's commit, with trailers that tie it to the rotation.
 pub fn commit_message(credential: &str, rotation: &str, change: Change) -> String {
     format!(
-        "{}\n\nKeyroll-Credential: {credential}\nKeyroll-Rotation: {rotation}\nKeyroll-Phase: {change}\n",
-        pr_title(credential, change)
+        "{}\n\n{}",
+        pr_title(credential, change),
+        crate::repo::trailer::write(credential, rotation, change)
     )
 }
 
@@ -145,8 +161,10 @@ pub fn pr_body(
             "Closing this pull request unmerged stops the rotation; the values already merged stay as they are.\n",
         ),
     }
-    out.push_str(
-        "\nCommands (as a comment): `/keyroll status`, `/keyroll hold`, `/keyroll unhold`, `/keyroll retry`, `/keyroll help`.\n",
+    let _ = writeln!(
+        out,
+        "\nCommands (as a comment): {}.",
+        command_list(Place::PullRequest)
     );
     let _ = write!(out, "\n{}\n", pr_marker(&rotation.id, pr));
     out
@@ -543,9 +561,10 @@ pub fn dashboard(
             );
         }
     }
-    out.push_str(
-        "\n### Commands here\n\n`/keyroll rotate <credential> [--emergency] [-- reason]`, `/keyroll status`, `/keyroll plan [credential]`, \
-         `/keyroll rollback <rotation-id> -- reason`, `/keyroll abort <rotation-id> -- reason`, `/keyroll help`\n",
+    let _ = writeln!(
+        out,
+        "\n### Commands here\n\n{}",
+        command_list(Place::Dashboard)
     );
     let _ = write!(out, "\n{DASHBOARD_MARKER}\n");
     out

@@ -515,7 +515,7 @@ fn check_timeouts(r: &mut Rotation, now: OffsetDateTime, fx: &mut Effects) {
 
 fn open_pr(r: &Rotation, pr: usize, fx: &mut Effects) {
     if let Some(planned) = r.plan.get(pr) {
-        let branch = format!("keyroll/{}/{}/{}", r.credential, r.id, planned.change);
+        let branch = crate::changeset::branch::name(&r.credential, &r.id, planned.change);
         fx.push(
             &format!("open/{pr}/{}", attempts(r, pr)),
             Effect::OpenPullRequest {

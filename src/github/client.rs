@@ -138,6 +138,10 @@ pub enum ApiError {
         path: String,
         message: String,
     },
+    /// A `Link: rel="next"` that points outside the API base URL: it is not followed, since
+    /// the installation token would go with it.
+    #[error("GitHub {method} {path}: the next page's link leaves the API URL")]
+    ForeignLink { method: Method, path: String },
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error("bad GitHub API URL {url:?}: {reason}")]
@@ -218,6 +222,14 @@ struct Reply {
     body: Bytes,
 }
 
+/// One page of a list: its JSON body and the request path of the next page (from GitHub's
+/// `Link` header), if there is one.
+#[derive(Debug)]
+pub struct Page {
+    pub body: Value,
+    pub next: Option<String>,
+}
+
 /// What one attempt came to.
 enum Attempt {
     Reply(Reply),
@@ -289,6 +301,12 @@ impl GitHub {
         self.send(method, path, body, Credential::AppJwt).await
     }
 
+    /// One page of a list as the App itself; follow `Page::next` for the rest.
+    pub async fn app_page(&self, path: &str) -> Result<Page, ApiError> {
+        self.send_page(Method::GET, path, None, Credential::AppJwt)
+            .await
+    }
+
     /// A snapshot of the call counts and the last rate-limit headers.
     pub fn metrics(&self) -> ApiMetrics {
         self.lock_metrics().clone()
@@ -347,6 +365,17 @@ impl GitHub {
         body: Option<&Value>,
         credential: Credential<'_>,
     ) -> Result<Value, ApiError> {
+        Ok(self.send_page(method, path, body, credential).await?.body)
+    }
+
+    /// [`Self::send`], keeping where the next page of a list is.
+    async fn send_page(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        credential: Credential<'_>,
+    ) -> Result<Page, ApiError> {
         let uri = self.request_uri(path)?;
         // Serialized once: every attempt sends the same bytes.
         let body = match body {
@@ -422,7 +451,14 @@ impl GitHub {
                             status,
                         }
                     } else {
-                        return interpret(method, path, reply);
+                        let next = link_next(&reply.headers, &self.inner.base).map_err(|()| {
+                            ApiError::ForeignLink {
+                                method: method.clone(),
+                                path: path.to_owned(),
+                            }
+                        })?;
+                        let body = interpret(method, path, reply)?;
+                        return Ok(Page { body, next });
                     }
                 }
             };
@@ -572,17 +608,28 @@ impl Installation {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, ApiError> {
+        Ok(self.request_page(method, path, body).await?.body)
+    }
+
+    /// [`Self::request`], keeping where the next page of a list is (`Page::next`, a path to
+    /// pass back here).
+    pub async fn request_page(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Page, ApiError> {
         let token = self.github.installation_token(self.id).await?;
         match self
             .github
-            .send(method.clone(), path, body, Credential::Token(&token))
+            .send_page(method.clone(), path, body, Credential::Token(&token))
             .await
         {
             Err(ApiError::Unauthorized { .. }) => {
                 self.github.inner.tokens.invalidate(self.id, &token).await;
                 let token = self.github.installation_token(self.id).await?;
                 self.github
-                    .send(method, path, body, Credential::Token(&token))
+                    .send_page(method, path, body, Credential::Token(&token))
                     .await
             }
             other => other,
@@ -642,6 +689,38 @@ fn interpret(method: Method, path: &str, reply: Reply) -> Result<Value, ApiError
             status: status.as_u16(),
             message,
         },
+    })
+}
+
+/// The request path of the `rel="next"` link in a `Link` header, relative to the API base
+/// URL `base` (GitHub sends absolute URLs). `Err` when the link points anywhere else.
+fn link_next(headers: &HeaderMap, base: &str) -> Result<Option<String>, ()> {
+    let Some(link) = headers
+        .get(http::header::LINK)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Ok(None);
+    };
+    next_of(link)
+        .map(|url| match url.strip_prefix(base) {
+            Some(path) if path.starts_with('/') => Ok(path.to_owned()),
+            _ => Err(()),
+        })
+        .transpose()
+}
+
+/// The URL of the `rel="next"` entry of a `Link` header value
+/// (`<url>; rel="prev", <url>; rel="next"`).
+fn next_of(link: &str) -> Option<&str> {
+    link.split(',').find_map(|entry| {
+        let (url, params) = entry.trim().split_once(';')?;
+        let url = url.trim().strip_prefix('<')?.strip_suffix('>')?;
+        params
+            .split(';')
+            .filter_map(|p| p.trim().strip_prefix("rel="))
+            .flat_map(|rels| rels.trim_matches('"').split_whitespace())
+            .any(|rel| rel == "next")
+            .then_some(url)
     })
 }
 
@@ -749,4 +828,55 @@ fn parse_base_url(url: &str) -> Result<String, ApiError> {
     }
     let prefix = uri.path().trim_end_matches('/');
     Ok(format!("{scheme}://{authority}{prefix}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(http::header::LINK, v);
+        }
+        h
+    }
+
+    #[test]
+    fn the_next_link_becomes_a_path_under_the_base() {
+        let base = "https://ghe.example/api/v3";
+        let h = link(
+            "<https://ghe.example/api/v3/repos/o/r/issues/1/comments?per_page=100&page=1>; rel=\"prev\", \
+             <https://ghe.example/api/v3/repos/o/r/issues/1/comments?per_page=100&page=3>; rel=\"next\", \
+             <https://ghe.example/api/v3/repos/o/r/issues/1/comments?per_page=100&page=9>; rel=\"last\"",
+        );
+        assert_eq!(
+            link_next(&h, base),
+            Ok(Some(
+                "/repos/o/r/issues/1/comments?per_page=100&page=3".to_owned()
+            ))
+        );
+    }
+
+    #[test]
+    fn the_last_page_has_no_next() {
+        let h = link("<https://api.github.com/x?page=1>; rel=\"first\"");
+        assert_eq!(link_next(&h, "https://api.github.com"), Ok(None));
+        assert_eq!(
+            link_next(&HeaderMap::new(), "https://api.github.com"),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn a_next_link_elsewhere_is_not_followed() {
+        for url in [
+            "https://evil.example/repos/o/r/pulls?page=2",
+            "https://api.github.com.evil.example/repos?page=2",
+            "http://api.github.com/repos?page=2",
+        ] {
+            let h = link(&format!("<{url}>; rel=\"next\""));
+            assert_eq!(link_next(&h, "https://api.github.com"), Err(()), "{url}");
+        }
+    }
 }

@@ -14,6 +14,17 @@ use serde_json::{Value, json};
 
 use super::client::{ApiError, Installation};
 
+/// The most pages of one list keyroll reads (100 items each: 10,000 comments, reviews or
+/// check runs). A list that goes on past it, or a `next` link that never ends, fails.
+pub const MAX_PAGES: usize = 100;
+
+/// The page size asked for: GitHub's largest.
+const PER_PAGE: u32 = 100;
+
+/// The most files GitHub lists in a comparison; a comparison that shows this many may
+/// have more.
+const COMPARE_FILES_SHOWN: usize = 300;
+
 /// A repository through an installation: `owner/name`.
 #[derive(Debug, Clone)]
 pub struct RepoApi {
@@ -36,6 +47,14 @@ pub enum RestError {
     NoBranch(String),
     #[error("GitHub's GraphQL API answered with errors: {0}")]
     GraphQl(String),
+    /// A list longer than keyroll reads (see [`MAX_PAGES`]); cut short, it could hide what
+    /// keyroll looks for, so it is an error rather than a partial answer.
+    #[error("GitHub's list {what} runs past {MAX_PAGES} pages; keyroll reads no further")]
+    TooLong { what: String },
+    /// GitHub cut a list or tree short itself (`truncated`, or more files than a comparison
+    /// shows); acting on part of it could miss a file.
+    #[error("GitHub's answer to {what} is truncated: {detail}")]
+    Truncated { what: String, detail: &'static str },
 }
 
 impl RestError {
@@ -46,7 +65,9 @@ impl RestError {
             RestError::Shape { .. }
             | RestError::Blob(_)
             | RestError::NoBranch(_)
-            | RestError::GraphQl(_) => false,
+            | RestError::GraphQl(_)
+            | RestError::TooLong { .. }
+            | RestError::Truncated { .. } => false,
         }
     }
 
@@ -129,6 +150,27 @@ pub struct CheckRun {
     pub status: String,
     #[serde(default)]
     pub conclusion: Option<String>,
+    #[serde(default)]
+    pub output: Option<CheckRunText>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CheckRunText {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub summary: Option<String>,
+}
+
+impl CheckRun {
+    /// Whether the run already says what `out` says (name, conclusion, title and summary).
+    pub fn says(&self, out: &CheckOutput) -> bool {
+        let text = self.output.clone().unwrap_or_default();
+        self.name == out.name
+            && self.conclusion.as_deref() == out.conclusion
+            && text.title.as_deref() == Some(out.title.as_str())
+            && text.summary.as_deref() == Some(out.summary.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -213,6 +255,54 @@ pub fn encode(s: &str, keep_slash: bool) -> String {
     out
 }
 
+/// A list read page by page, following GitHub's `Link: rel="next"`.
+struct Pages<'a> {
+    api: &'a Installation,
+    what: String,
+    /// Where the items are in each page's body: the body itself (`None`) or one of its
+    /// fields (`check_runs`, `statuses`).
+    key: Option<&'static str>,
+    next: Option<String>,
+    read: usize,
+}
+
+impl Pages<'_> {
+    /// The next page's items; `None` after the last.
+    async fn next<T: DeserializeOwned>(&mut self) -> Result<Option<Vec<T>>, RestError> {
+        let Some(path) = self.next.take() else {
+            return Ok(None);
+        };
+        if self.read >= MAX_PAGES {
+            return Err(RestError::TooLong {
+                what: self.what.clone(),
+            });
+        }
+        self.read += 1;
+        let page = self.api.request_page(Method::GET, &path, None).await?;
+        self.next = page.next;
+        let items = match self.key {
+            None => page.body,
+            Some(key) => page.body.get(key).cloned().unwrap_or(Value::Null),
+        };
+        shape(&self.what, items).map(Some)
+    }
+
+    /// Every item of every page.
+    async fn all<T: DeserializeOwned>(mut self) -> Result<Vec<T>, RestError> {
+        let mut out = Vec::new();
+        while let Some(items) = self.next().await? {
+            out.extend(items);
+        }
+        Ok(out)
+    }
+}
+
+/// `rest` with GitHub's largest page size added to its query.
+fn paged(rest: &str) -> String {
+    let sep = if rest.contains('?') { '&' } else { '?' };
+    format!("{rest}{sep}per_page={PER_PAGE}")
+}
+
 fn shape<T: DeserializeOwned>(what: &str, v: Value) -> Result<T, RestError> {
     serde_json::from_value(v).map_err(|error| RestError::Shape {
         what: what.to_owned(),
@@ -242,6 +332,17 @@ impl RepoApi {
 
     fn path(&self, rest: &str) -> String {
         format!("/repos/{}{rest}", self.full_name)
+    }
+
+    /// A list under this repository, every page of it (`rest` without `per_page`).
+    fn pages(&self, rest: &str, key: Option<&'static str>) -> Pages<'_> {
+        Pages {
+            api: &self.api,
+            what: format!("GET {rest}"),
+            key,
+            next: Some(self.path(&paged(rest))),
+            read: 0,
+        }
     }
 
     async fn call<T: DeserializeOwned>(
@@ -292,14 +393,19 @@ impl RepoApi {
         struct Tree {
             sha: String,
             tree: Vec<TreeEntry>,
+            #[serde(default)]
+            truncated: bool,
         }
-        let t: Tree = self
-            .call(
-                Method::GET,
-                &format!("/git/trees/{commit}?recursive=1"),
-                None,
-            )
-            .await?;
+        let rest = format!("/git/trees/{commit}?recursive=1");
+        let t: Tree = self.call(Method::GET, &rest, None).await?;
+        if t.truncated {
+            // GitHub stops a recursive tree at its size limits: a credential file past the
+            // cut would look absent.
+            return Err(RestError::Truncated {
+                what: format!("GET {rest}"),
+                detail: "the repository has more files than GitHub lists in one tree",
+            });
+        }
         let files = t.tree.into_iter().filter(|e| e.kind == "blob").collect();
         Ok((t.sha, files))
     }
@@ -399,11 +505,8 @@ impl RepoApi {
     pub async fn pull_for_branch(&self, branch: &str) -> Result<Option<PullRequest>, RestError> {
         let head = encode(&format!("{}:{branch}", self.owner()), false);
         let list: Vec<PullRequest> = self
-            .call(
-                Method::GET,
-                &format!("/pulls?state=all&head={head}&per_page=10"),
-                None,
-            )
+            .pages(&format!("/pulls?state=all&head={head}"), None)
+            .all()
             .await?;
         Ok(list.into_iter().max_by_key(|p| p.number))
     }
@@ -416,7 +519,8 @@ impl RepoApi {
             number: u64,
         }
         let list: Vec<Pull> = self
-            .call(Method::GET, &format!("/commits/{sha}/pulls"), None)
+            .pages(&format!("/commits/{sha}/pulls"), None)
+            .all()
             .await?;
         Ok(list.into_iter().map(|p| p.number).collect())
     }
@@ -491,13 +595,11 @@ impl RepoApi {
         Ok(())
     }
 
+    /// Every comment on an issue or pull request, oldest first.
     pub async fn comments(&self, issue: u64) -> Result<Vec<Comment>, RestError> {
-        self.call(
-            Method::GET,
-            &format!("/issues/{issue}/comments?per_page=100"),
-            None,
-        )
-        .await
+        self.pages(&format!("/issues/{issue}/comments"), None)
+            .all()
+            .await
     }
 
     pub async fn create_comment(&self, issue: u64, body: &str) -> Result<u64, RestError> {
@@ -527,37 +629,22 @@ impl RepoApi {
         sha: &str,
         name: Option<&str>,
     ) -> Result<Vec<CheckRun>, RestError> {
-        #[derive(Deserialize)]
-        struct List {
-            check_runs: Vec<CheckRun>,
-        }
         let filter = name
-            .map(|n| format!("&check_name={}", encode(n, false)))
+            .map(|n| format!("?check_name={}", encode(n, false)))
             .unwrap_or_default();
-        let l: List = self
-            .call(
-                Method::GET,
-                &format!("/commits/{sha}/check-runs?per_page=100{filter}"),
-                None,
-            )
-            .await?;
-        Ok(l.check_runs)
+        self.pages(
+            &format!("/commits/{sha}/check-runs{filter}"),
+            Some("check_runs"),
+        )
+        .all()
+        .await
     }
 
     /// The latest commit status of each context on a commit.
     pub async fn statuses(&self, sha: &str) -> Result<Vec<CommitStatus>, RestError> {
-        #[derive(Deserialize)]
-        struct Combined {
-            statuses: Vec<CommitStatus>,
-        }
-        let c: Combined = self
-            .call(
-                Method::GET,
-                &format!("/commits/{sha}/status?per_page=100"),
-                None,
-            )
-            .await?;
-        Ok(c.statuses)
+        self.pages(&format!("/commits/{sha}/status"), Some("statuses"))
+            .all()
+            .await
     }
 
     /// Creates the check run, or rewrites it when `existing` names one.
@@ -629,29 +716,41 @@ impl RepoApi {
         struct File {
             filename: String,
         }
-        let c: Compare = self
-            .call(Method::GET, &format!("/compare/{base}...{head}"), None)
-            .await?;
+        let rest = format!("/compare/{base}...{head}");
+        let c: Compare = self.call(Method::GET, &rest, None).await?;
+        if c.files.len() >= COMPARE_FILES_SHOWN {
+            // A comparison lists at most this many files and says nothing of the rest: a
+            // push check must not pass on files it never saw.
+            return Err(RestError::Truncated {
+                what: format!("GET {rest}"),
+                detail: "a comparison lists at most 300 files",
+            });
+        }
         Ok(c.files.into_iter().map(|f| f.filename).collect())
     }
 
-    /// The newest commits on `branch` that touch `path`.
-    pub async fn commits_touching(
+    /// The newest commit on `branch` that touches `path` and that `wanted` accepts, read
+    /// page by page (newest first) until one is found.
+    pub async fn newest_commit_touching(
         &self,
         branch: &str,
         path: &str,
-        count: u32,
-    ) -> Result<Vec<CommitSummary>, RestError> {
-        self.call(
-            Method::GET,
+        wanted: impl Fn(&CommitSummary) -> bool,
+    ) -> Result<Option<CommitSummary>, RestError> {
+        let mut pages = self.pages(
             &format!(
-                "/commits?sha={}&path={}&per_page={count}",
+                "/commits?sha={}&path={}",
                 encode(branch, false),
                 encode(path, false)
             ),
             None,
-        )
-        .await
+        );
+        while let Some(commits) = pages.next::<CommitSummary>().await? {
+            if let Some(c) = commits.into_iter().find(|c| wanted(c)) {
+                return Ok(Some(c));
+            }
+        }
+        Ok(None)
     }
 
     /// Open issues with `label` whose body holds `marker`: the first one.
@@ -663,14 +762,11 @@ impl RepoApi {
             body: Option<String>,
         }
         let list: Vec<Issue> = self
-            .call(
-                Method::GET,
-                &format!(
-                    "/issues?state=open&labels={}&per_page=100",
-                    encode(label, false)
-                ),
+            .pages(
+                &format!("/issues?state=open&labels={}", encode(label, false)),
                 None,
             )
+            .all()
             .await?;
         Ok(list
             .into_iter()
@@ -739,12 +835,9 @@ impl RepoApi {
 
     /// Reviews of a pull request, oldest first.
     pub async fn reviews(&self, number: u64) -> Result<Vec<Review>, RestError> {
-        self.call(
-            Method::GET,
-            &format!("/pulls/{number}/reviews?per_page=100"),
-            None,
-        )
-        .await
+        self.pages(&format!("/pulls/{number}/reviews"), None)
+            .all()
+            .await
     }
 
     /// Merges a pull request at `sha` (GitHub refuses if the head moved since).
@@ -769,11 +862,8 @@ impl RepoApi {
             parameters: Option<Value>,
         }
         let rules: Vec<Rule> = self
-            .call(
-                Method::GET,
-                &format!("/rules/branches/{}", encode(branch, true)),
-                None,
-            )
+            .pages(&format!("/rules/branches/{}", encode(branch, true)), None)
+            .all()
             .await?;
         Ok(rules
             .iter()

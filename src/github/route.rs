@@ -9,12 +9,7 @@
 use super::webhook::{Delivery, Event};
 use crate::engine::{Conclusion, Input, Rotation};
 
-/// The rotation a keyroll branch belongs to, and which pull request of it.
-pub fn rotation_of_branch(branch: &str) -> Option<(&str, &str, &str)> {
-    let mut parts = branch.strip_prefix("keyroll/")?.split('/');
-    let (credential, rotation, change) = (parts.next()?, parts.next()?, parts.next()?);
-    (parts.next().is_none() && rotation.starts_with("R-")).then_some((credential, rotation, change))
-}
+use crate::changeset::branch;
 
 /// The inputs a delivery carries, each with the id of the rotation it is for.
 pub fn inputs(delivery: &Delivery, active: &[Rotation]) -> Vec<(String, Input)> {
@@ -28,12 +23,12 @@ pub fn inputs(delivery: &Delivery, active: &[Rotation]) -> Vec<(String, Input)> 
             head_sha,
             ..
         } => {
-            let Some((credential, rotation, _)) = rotation_of_branch(head_ref) else {
+            let Some(b) = branch::parse(head_ref) else {
                 return Vec::new();
             };
             let Some(r) = active
                 .iter()
-                .find(|r| r.id == rotation && r.credential == credential)
+                .find(|r| r.id == b.rotation && r.credential == b.credential)
             else {
                 return Vec::new();
             };
@@ -145,26 +140,4 @@ fn check(active: &[Rotation], sha: &str, name: &str, outcome: &str) -> Vec<(Stri
             )
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keyroll_branches_name_their_rotation() {
-        assert_eq!(
-            rotation_of_branch("keyroll/data-api-tokens/R-2026-0042/add"),
-            Some(("data-api-tokens", "R-2026-0042", "add"))
-        );
-        for other in [
-            "main",
-            "keyroll/x/add",
-            "keyroll/x/R-1/add/more",
-            "feature/keyroll/x/R-1/add",
-            "keyroll/x/notarotation/add",
-        ] {
-            assert_eq!(rotation_of_branch(other), None, "{other}");
-        }
-    }
 }

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use git2::{Oid, Repository, Signature};
 
+pub mod trailer;
+
 /// Read access to a repository's files, by path relative to its root.
 pub trait Files: Sync {
     fn read(&self, path: &str) -> Option<Vec<u8>>;
@@ -238,41 +240,35 @@ impl Repo {
             let Ok(message) = commit.message() else {
                 continue;
             };
-            let trailers = git2::message_trailers_strs(message)?;
-            let mut cred = None;
-            let mut rotation = None;
-            let mut phase = None;
-            for (k, v) in trailers.iter() {
-                match k {
-                    "Keyroll-Credential" => cred = Some(v.to_owned()),
-                    "Keyroll-Rotation" => rotation = Some(v.to_owned()),
-                    "Keyroll-Phase" => phase = Some(v.to_owned()),
-                    _ => {}
-                }
-            }
-            if cred.as_deref() == Some(credential)
-                && let Some(rotation) = rotation
+            if let Some(t) = trailer::parse(message)
+                && t.credential == credential
+                && let Some(rotation) = t.rotation
             {
                 out.push(RotationCommit {
                     commit: commit.id(),
                     time: commit_time(&commit),
-                    rotation,
-                    phase,
+                    rotation: rotation.to_owned(),
+                    phase: t.phase.map(str::to_owned),
                 });
             }
         }
         Ok(out)
     }
 
-    /// The newest commit reachable from HEAD that changed any of `paths`.
+    /// The newest commit reachable from HEAD that changed any of `paths` and whose message
+    /// `counts` accepts.
     pub fn last_change_to(
         &self,
         paths: &[&str],
+        counts: impl Fn(&str) -> bool,
     ) -> Result<Option<(Oid, time::OffsetDateTime)>, RepoError> {
         let mut walk = self.repo.revwalk()?;
         walk.push_head()?;
         for oid in walk {
             let commit = self.repo.find_commit(oid?)?;
+            if !counts(commit.message().unwrap_or_default()) {
+                continue;
+            }
             let tree = commit.tree()?;
             let parent_tree = commit.parent(0).ok().map(|p| p.tree()).transpose()?;
             for path in paths {

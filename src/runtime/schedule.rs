@@ -1,17 +1,63 @@
-//! Which credentials are due: a credential is due at its last rotation plus its max age.
-//! Due ones start, a few at a time per repository, never two that share a file; those due
-//! within a window are reported as due soon.
+//! Which credentials are due, the one home of the rule every view uses (the schedule tick,
+//! the dashboard issue, `keyroll status`):
+//!
+//! - A credential was **last rotated** at the newest of: a rotation keyroll finished, a commit
+//!   whose trailer names it, or a person's commit to one of its files (a hand rotation
+//!   counts; another credential's keyroll commit to a shared file does not). See
+//!   [`commit_rotates`] and [`last_rotated`].
+//! - It is **due** at its last rotation plus its max age; one never rotated is due now.
+//! - It is **overdue** from its due date on (inclusive), **due soon** within [`SOON`] of it.
+//!
+//! Due ones start, a few at a time per repository, never two that share a file.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use time::{Duration, OffsetDateTime};
 
 use crate::policy::Credential;
+use crate::repo::trailer;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Credentials due within this window are reported as due soon.
+pub const SOON: Duration = Duration::days(14);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Urgency {
     Overdue,
     DueSoon,
+}
+
+/// Whether a commit that changed one of `credential`'s files rotated it: a keyroll commit
+/// for it, or a commit without keyroll's trailer (a person's hand rotation).
+pub fn commit_rotates(message: &str, credential: &str) -> bool {
+    trailer::parse(message).is_none_or(|t| t.credential == credential)
+}
+
+/// The last rotation from every piece of evidence found (keyroll's finished rotations,
+/// commits for which [`commit_rotates`] holds): the newest one.
+pub fn last_rotated(evidence: impl IntoIterator<Item = OffsetDateTime>) -> Option<OffsetDateTime> {
+    evidence.into_iter().max()
+}
+
+/// When a credential is due: its last rotation plus its max age (saturating), or now if it
+/// was never rotated.
+pub fn due_at(
+    cred: &Credential,
+    last: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> OffsetDateTime {
+    last.map_or(now, |t| cred.due_at(t))
+}
+
+/// How urgent a due date is at `now`: overdue from the due date on, due soon within
+/// `soon` of it, `None` while it is further away.
+pub fn urgency(due_at: OffsetDateTime, now: OffsetDateTime, soon: Duration) -> Option<Urgency> {
+    if due_at <= now {
+        Some(Urgency::Overdue)
+    } else if due_at <= now.saturating_add(soon) {
+        Some(Urgency::DueSoon)
+    } else {
+        None
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,14 +89,8 @@ pub fn plan(
     let mut report: Vec<Due> = credentials
         .iter()
         .filter_map(|c| {
-            let due_at = last.get(&c.name).map_or(now, |t| c.due_at(*t));
-            let urgency = if due_at <= now {
-                Urgency::Overdue
-            } else if due_at - now <= soon {
-                Urgency::DueSoon
-            } else {
-                return None;
-            };
+            let due_at = due_at(c, last.get(&c.name).copied(), now);
+            let urgency = urgency(due_at, now, soon)?;
             Some(Due {
                 credential: c.name.clone(),
                 due_at,
@@ -83,4 +123,40 @@ pub fn plan(
         start.push(d.credential.clone());
     }
     Schedule { start, report }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::trailer;
+
+    fn at(days: i64) -> OffsetDateTime {
+        OffsetDateTime::UNIX_EPOCH.saturating_add(Duration::days(days))
+    }
+
+    #[test]
+    fn a_commit_rotates_its_own_credential_or_is_a_persons() {
+        let keyroll = format!("rotate\n\n{}", trailer::write("db", "R-2026-0001", "add"));
+        assert!(commit_rotates(&keyroll, "db"));
+        assert!(
+            !commit_rotates(&keyroll, "api"),
+            "another credential's keyroll commit"
+        );
+        assert!(commit_rotates("rotate db by hand", "api"));
+    }
+
+    #[test]
+    fn the_newest_evidence_is_the_last_rotation() {
+        assert_eq!(last_rotated([at(3), at(9), at(5)]), Some(at(9)));
+        assert_eq!(last_rotated([]), None);
+    }
+
+    #[test]
+    fn overdue_from_the_due_date_on_and_due_soon_within_the_window() {
+        let soon = Duration::days(14);
+        assert_eq!(urgency(at(10), at(10), soon), Some(Urgency::Overdue));
+        assert_eq!(urgency(at(9), at(10), soon), Some(Urgency::Overdue));
+        assert_eq!(urgency(at(24), at(10), soon), Some(Urgency::DueSoon));
+        assert_eq!(urgency(at(25), at(10), soon), None);
+    }
 }

@@ -7,6 +7,7 @@ use super::StartError;
 use super::schedule::last_rotated;
 use super::worker::Worker;
 use crate::effects::render::{self, DashboardRow};
+use crate::runtime::schedule::{SOON, Urgency, due_at, urgency};
 
 /// The label that marks the dashboard issue (with the hidden marker in its body).
 const LABEL: &str = "keyroll";
@@ -26,13 +27,13 @@ pub(super) async fn refresh(w: &mut Worker, repo: &str) -> Result<(), StartError
         .flat_map(|c| c.credentials.iter())
         .map(|c| {
             let last = last.get(&c.name).copied();
-            let due = last.map(|t| c.due_at(t));
+            let due = due_at(c, last, now);
             DashboardRow {
                 credential: c.name.clone(),
                 owner: c.owner.clone(),
                 last_rotated: last.map(|t| t.date()),
-                due: due.map(|t| t.date()),
-                overdue: due.is_none_or(|d| d <= now),
+                due: last.map(|_| due.date()),
+                overdue: urgency(due, now, SOON) == Some(Urgency::Overdue),
             }
         })
         .collect();

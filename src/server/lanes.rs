@@ -28,7 +28,7 @@ use tracing::Instrument as _;
 
 use super::retry::{Failure, Next};
 use super::worker::{Worker, WorkerSettings};
-use super::{reconcile, schedule};
+use super::{dashboard, reconcile, schedule};
 use crate::github::webhook;
 use crate::store::{StoredWebhook, WaitingWebhook};
 
@@ -155,12 +155,18 @@ impl Commands {
 }
 
 /// Starts the supervisor, which starts the lanes.
-pub(super) fn spawn(settings: WorkerSettings, health: Arc<Health>) -> (Commands, JoinHandle<()>) {
+pub(super) fn spawn(
+    mut settings: WorkerSettings,
+    health: Arc<Health>,
+) -> (Commands, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(16);
+    let (installed_tx, installed) = mpsc::unbounded_channel();
+    settings.installed = Some(installed_tx);
     let supervisor = Supervisor {
         s: settings,
         health,
         lanes: BTreeMap::new(),
+        installed,
     };
     (Commands(tx), tokio::spawn(supervisor.run(rx)))
 }
@@ -176,6 +182,17 @@ enum LaneMsg {
         schedule: bool,
         done: Option<oneshot::Sender<()>>,
     },
+    /// The App was just installed on the repository: write its dashboard (people type their
+    /// first `/keyroll rotate` there); say when done.
+    Installed(oneshot::Sender<()>),
+}
+
+/// The ticks a lane was asked for since it last looked.
+#[derive(Debug, Default, Clone, Copy)]
+struct Asked {
+    reconcile: bool,
+    schedule: bool,
+    dashboard: bool,
 }
 
 #[derive(Debug)]
@@ -190,6 +207,8 @@ struct Supervisor {
     s: WorkerSettings,
     health: Arc<Health>,
     lanes: BTreeMap<String, LaneHandle>,
+    /// Repositories the App was just installed on, from the lane that read the delivery.
+    installed: mpsc::UnboundedReceiver<String>,
 }
 
 impl Supervisor {
@@ -214,8 +233,10 @@ impl Supervisor {
             let wake = next_reconcile.min(next_schedule);
             let mut settle = None;
             let mut ticked = false;
+            let mut installed = Vec::new();
             tokio::select! {
                 _ = stored.notified() => {}
+                Some(repo) = self.installed.recv() => installed.push(repo),
                 _ = tokio::time::sleep(SUPERVISE_EVERY) => {}
                 _ = tokio::time::sleep_until(wake.into()) => {}
                 _ = stopped.changed() => {
@@ -251,9 +272,12 @@ impl Supervisor {
                     }
                 }
             }
+            while let Ok(repo) = self.installed.try_recv() {
+                installed.push(repo);
+            }
             self.restart_dead().await;
             self.assign_lanes().await;
-            let mut waits = Vec::new();
+            let mut waits = self.installed_lanes(installed);
             let schedule = Instant::now() >= next_schedule;
             let reconcile = Instant::now() >= next_reconcile;
             if schedule || reconcile {
@@ -436,6 +460,26 @@ impl Supervisor {
         waits
     }
 
+    /// Asks the lane of each newly installed repository to write its dashboard; the answers
+    /// to wait for (a settle that comes with them waits for the dashboards too).
+    fn installed_lanes(&mut self, repos: Vec<String>) -> Vec<oneshot::Receiver<()>> {
+        let mut waits = Vec::new();
+        for repo in repos.into_iter().collect::<BTreeSet<_>>() {
+            let (tx, rx) = oneshot::channel();
+            let mail = self.lane(&repo).mail.clone();
+            // Put in the mailbox now when it has room, so it comes before any later request;
+            // a full one is waited on in a task of its own.
+            if let Err(mpsc::error::TrySendError::Full(msg)) = mail.try_send(LaneMsg::Installed(tx))
+            {
+                tokio::spawn(async move {
+                    let _ = mail.send(msg).await;
+                });
+            }
+            waits.push(rx);
+        }
+        waits
+    }
+
     /// Deliveries read more than a week ago are dropped: GitHub redelivers within days,
     /// so their ids are no longer needed to drop duplicates. Parked ones are kept.
     async fn forget_old_deliveries(&self) {
@@ -503,7 +547,7 @@ impl Lane {
         let mut wake = Wake::Idle;
         loop {
             let mut waiting = Vec::new();
-            let mut ticks = (false, false);
+            let mut ticks = Asked::default();
             let sleep = match wake {
                 Wake::Idle => Duration::from_secs(3600),
                 Wake::After(d) => d,
@@ -525,11 +569,13 @@ impl Lane {
                 self.take(m, &mut waiting, &mut ticks);
             }
             let eager = !waiting.is_empty();
-            let (reconcile, schedule) = ticks;
-            if schedule {
+            if ticks.schedule {
+                // Writes the dashboard too.
                 self.tick("schedule").await;
+            } else if ticks.dashboard {
+                self.tick("dashboard").await;
             }
-            if reconcile {
+            if ticks.reconcile {
                 self.tick("reconcile").await;
             }
             wake = self.pass(eager).await;
@@ -539,7 +585,7 @@ impl Lane {
         }
     }
 
-    fn take(&self, m: LaneMsg, waiting: &mut Vec<oneshot::Sender<()>>, ticks: &mut (bool, bool)) {
+    fn take(&self, m: LaneMsg, waiting: &mut Vec<oneshot::Sender<()>>, ticks: &mut Asked) {
         match m {
             LaneMsg::Settle(done) => waiting.push(done),
             LaneMsg::Tick {
@@ -547,9 +593,13 @@ impl Lane {
                 schedule,
                 done,
             } => {
-                ticks.0 |= reconcile;
-                ticks.1 |= schedule;
+                ticks.reconcile |= reconcile;
+                ticks.schedule |= schedule;
                 waiting.extend(done);
+            }
+            LaneMsg::Installed(done) => {
+                ticks.dashboard = true;
+                waiting.push(done);
             }
         }
     }
@@ -601,10 +651,15 @@ impl Lane {
         let span = tracing::info_span!("tick", tick = which, repository = %repo);
         let _ = self
             .supervised("tick", span, move |mut w| async move {
-                if which == "schedule" {
-                    schedule::tick(&mut w, &repo).await;
-                } else {
-                    reconcile::tick(&mut w, &repo).await;
+                match which {
+                    "schedule" => schedule::tick(&mut w, &repo).await,
+                    "dashboard" => {
+                        if let Err(e) = dashboard::refresh(&mut w, &repo).await {
+                            // The schedule tick writes it later.
+                            tracing::warn!(repository = %repo, error = %e, "dashboard: not written");
+                        }
+                    }
+                    _ => reconcile::tick(&mut w, &repo).await,
                 }
                 (w, ())
             })

@@ -292,6 +292,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
             concurrent_rotations: settings.concurrent_rotations,
             people: settings.people,
             retry: settings.delivery.retry,
+            installed: None,
         },
         health.clone(),
     );

@@ -1,8 +1,7 @@
 //! The schedule tick: starts the rotations that are due, a few at a time per repository.
 //!
-//! A credential's last rotation is the newest of: a rotation keyroll finished, a commit
-//! with its `Keyroll-Credential` trailer, or a person's commit to one of its files (a hand
-//! rotation counts; another credential's keyroll commit to a shared file does not). A
+//! What "last rotated" and "due" mean is decided in `runtime::schedule`; this module only
+//! gathers the evidence (finished rotations from the store, commits from GitHub). A
 //! repository keyroll was just installed on is therefore not rotated all at once.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -10,14 +9,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::github::rest::RepoApi;
+use crate::github::rest::{CommitSummary, RepoApi};
 use crate::policy::Credential;
-use crate::runtime::schedule::{Urgency, plan};
+use crate::runtime::schedule::{SOON, Urgency, commit_rotates, last_rotated as newest, plan};
 
 use super::worker::Worker;
-
-/// Credentials due within this window are reported as due soon.
-const SOON: time::Duration = time::Duration::days(14);
 
 /// The schedule tick for one repository (each runs in its repository's lane): starts what
 /// is due and records how many credentials are overdue there.
@@ -115,8 +111,10 @@ pub(super) async fn last_rotated(
     };
     let mut last = dates;
     for (name, t) in worker.s.store.last_rotated(repo).await? {
-        let entry = last.entry(name).or_insert(t);
-        *entry = (*entry).max(t);
+        let previous = last.get(&name).copied();
+        if let Some(t) = newest(previous.into_iter().chain([t])) {
+            last.insert(name, t);
+        }
     }
     Ok(last)
 }
@@ -143,27 +141,19 @@ async fn last_commit(
     cred: &Credential,
 ) -> Result<Option<OffsetDateTime>, crate::github::rest::RestError> {
     let files: BTreeSet<&str> = cred.locations.iter().map(|l| l.file.as_str()).collect();
-    let mine = format!("Keyroll-Credential: {}", cred.name);
-    let mut newest: Option<OffsetDateTime> = None;
+    let mut found = Vec::new();
     for file in files {
-        for c in api.commits_touching(branch, file, 30).await? {
-            let message = &c.commit.message;
-            let keyroll_commit = message.contains("Keyroll-Credential: ");
-            if keyroll_commit && !message.lines().any(|l| l.trim() == mine) {
-                continue;
-            }
-            let Some(at) = c
-                .commit
-                .committer
-                .as_ref()
-                .and_then(|s| s.date.as_deref())
-                .and_then(|d| OffsetDateTime::parse(d, &Rfc3339).ok())
-            else {
-                continue;
-            };
-            newest = Some(newest.map_or(at, |n| n.max(at)));
-            break;
-        }
+        let commit = api
+            .newest_commit_touching(branch, file, |c| {
+                commit_rotates(&c.commit.message, &cred.name) && committed_at(c).is_some()
+            })
+            .await?;
+        found.extend(commit.as_ref().and_then(committed_at));
     }
-    Ok(newest)
+    Ok(newest(found))
+}
+
+fn committed_at(c: &CommitSummary) -> Option<OffsetDateTime> {
+    let date = c.commit.committer.as_ref()?.date.as_deref()?;
+    OffsetDateTime::parse(date, &Rfc3339).ok()
 }

@@ -6,12 +6,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
 use super::metrics::Metrics;
 use super::retry::{Failure, RetryPolicy};
 use crate::effects::github::{GitHubExecutor, Memo, RepoContext};
 use crate::effects::render;
+use crate::fingerprint::KEY_FILE;
 use crate::github::client::GitHub;
 use crate::github::rest::{RepoApi, RestError};
 use crate::github::webhook::{self, Delivery, Event};
@@ -35,6 +36,10 @@ pub(super) struct WorkerSettings {
     pub concurrent_rotations: usize,
     pub people: super::commands::People,
     pub retry: RetryPolicy,
+    /// Where the repositories the App was just installed on are announced, so their lanes
+    /// write a dashboard at once instead of at the next schedule tick. Set by
+    /// [`super::lanes::spawn`], which holds the other end.
+    pub installed: Option<mpsc::UnboundedSender<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +66,9 @@ pub enum StartError {
 pub(super) struct ConfigState {
     /// The blob of `.keyroll.yaml`: a push that leaves it alone needs no new check.
     pub blob: Option<String>,
+    /// The blob of the fingerprint key file, which the check reads too (a key that does not
+    /// open, or that more people can read than the files, is a problem of the config).
+    pub key_blob: Option<String>,
     pub config: Result<Arc<Config>, String>,
 }
 
@@ -126,6 +134,7 @@ impl Worker {
                     for r in repositories {
                         store.set_installation(r, inst, now).await?;
                     }
+                    self.announce(repositories);
                 }
                 return Ok(format!("installation {action}"));
             }
@@ -140,6 +149,7 @@ impl Worker {
                     store.remove_installation(r).await?;
                     self.repos.remove(r);
                 }
+                self.announce(added);
                 return Ok(format!("{} added, {} removed", added.len(), removed.len()));
             }
             _ => {}
@@ -171,10 +181,14 @@ impl Worker {
                 let default = self.default_branch(&repo).await?;
                 let config_untouched = touched
                     .as_ref()
-                    .is_some_and(|t| !t.iter().any(|f| f == CONFIG_FILE));
-                let known = self.repos.get(&repo).is_some_and(|s| s.config.is_some());
-                // A push that leaves the config alone needs nothing read (a merge of keyroll's
-                // own pull request, say).
+                    .is_some_and(|t| !t.iter().any(|f| f == CONFIG_FILE || f == KEY_FILE));
+                let known = self
+                    .repos
+                    .get(&repo)
+                    .and_then(|s| s.config.as_ref())
+                    .is_some_and(|c| c.config.is_ok());
+                // A push that leaves a good config alone needs nothing read (a merge of
+                // keyroll's own pull request, say); a config with problems is read again.
                 if *git_ref == format!("refs/heads/{default}") && !(config_untouched && known) {
                     self.default_branch_moved(&repo, after).await?;
                 }
@@ -186,7 +200,7 @@ impl Worker {
                 base_ref,
                 ..
             } if matches!(action.as_str(), "opened" | "synchronize" | "reopened")
-                && route::rotation_of_branch(head_ref).is_none() =>
+                && crate::changeset::branch::parse(head_ref).is_none() =>
             {
                 let default = self.default_branch(&repo).await?;
                 if *base_ref == default {
@@ -244,6 +258,18 @@ impl Worker {
                 .await?;
         }
         Ok(format!("{} input(s)", inputs.len()))
+    }
+
+    /// Tells the lanes of `repositories` (just installed, and stored as such) to write their
+    /// dashboards. A crash before they do is made good by the schedule tick at the next
+    /// start, which writes every installed repository's dashboard.
+    fn announce(&self, repositories: &[String]) {
+        if let Some(tx) = &self.s.installed {
+            for r in repositories {
+                // The supervisor is gone only while keyroll stops.
+                let _ = tx.send(r.clone());
+            }
+        }
     }
 
     pub(super) fn api(&self, repo: &str) -> Option<RepoApi> {
@@ -315,21 +341,41 @@ impl Worker {
             .ok_or_else(|| StartError::NotInstalled(repo.to_owned()))
     }
 
-    /// The default branch now points at `head`: when `.keyroll.yaml` changed, check it
+    /// The default branch now points at `head`: when `.keyroll.yaml` or the fingerprint key
+    /// file changed, check the config
     /// (against the files it names) and say so on the commit with a `keyroll/config` check
     /// run. A config with problems stops new rotations until it is fixed.
     async fn default_branch_moved(&mut self, repo: &str, head: &str) -> Result<(), StartError> {
         let api = self
             .api(repo)
             .ok_or_else(|| StartError::NotInstalled(repo.to_owned()))?;
-        let (_, files) = api.files(head).await?;
-        let blob = files
-            .iter()
-            .find(|f| f.path == CONFIG_FILE)
-            .map(|f| f.sha.clone());
+        let files = match api.files(head).await {
+            Ok((_, files)) => files,
+            Err(e @ RestError::Truncated { .. }) => {
+                // Part of the listing read as the whole could hide a credential file: nothing
+                // starts, and the check run and the dashboard say why.
+                let problem = format!("keyroll cannot read commit {head} whole: {e}");
+                self.s
+                    .store
+                    .set_config_status(repo, head, Some(&problem), self.s.clock.now())
+                    .await?;
+                config_check(&api, head, Some(&problem)).await?;
+                if let Some(state) = self.repos.get_mut(repo) {
+                    state.config = Some(ConfigState {
+                        blob: None,
+                        key_blob: None,
+                        config: Err(problem),
+                    });
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let blob_of = |path: &str| files.iter().find(|f| f.path == path).map(|f| f.sha.clone());
+        let (blob, key_blob) = (blob_of(CONFIG_FILE), blob_of(KEY_FILE));
         let known = self.repos.get(repo).and_then(|r| r.config.clone());
         let config = match known {
-            Some(k) if k.blob == blob => k.config,
+            Some(k) if k.blob == blob && k.key_blob == key_blob => k.config,
             _ => {
                 let (config, problems) =
                     snapshot::check_config(&api, head, &self.s.identities).await?;
@@ -345,8 +391,7 @@ impl Worker {
                     tracing::debug!(problems = %p);
                 }
                 if blob.is_some() {
-                    api.put_check_run(None, head, &render::config_output(problems.as_deref()))
-                        .await?;
+                    config_check(&api, head, problems.as_deref()).await?;
                 }
                 match (config, problems) {
                     (Some(c), None) => Ok(Arc::new(c)),
@@ -356,7 +401,11 @@ impl Worker {
             }
         };
         if let Some(state) = self.repos.get_mut(repo) {
-            state.config = Some(ConfigState { blob, config });
+            state.config = Some(ConfigState {
+                blob,
+                key_blob,
+                config,
+            });
         }
         Ok(())
     }
@@ -374,8 +423,7 @@ impl Worker {
             return Ok(());
         }
         let (_, problems) = snapshot::check_config(&api, head, &self.s.identities).await?;
-        api.put_check_run(None, head, &render::config_output(problems.as_deref()))
-            .await?;
+        config_check(&api, head, problems.as_deref()).await?;
         Ok(())
     }
 
@@ -466,4 +514,15 @@ impl Worker {
         tracing::info!(repository = repo, rotation = %id, credential, emergency, "rotation started");
         Ok(id)
     }
+}
+
+/// Posts the `keyroll/config` check run on `head`, unless one there already says the same
+/// (keyroll checked this commit before a restart, or twice for two deliveries).
+async fn config_check(api: &RepoApi, head: &str, problems: Option<&str>) -> Result<(), RestError> {
+    let out = render::config_output(problems);
+    let runs = api.check_runs(head, Some(render::CONFIG_CHECK)).await?;
+    if !runs.iter().any(|r| r.says(&out)) {
+        api.put_check_run(None, head, &out).await?;
+    }
+    Ok(())
 }

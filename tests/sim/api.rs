@@ -748,7 +748,7 @@ fn dispatch(st: &mut State, ctx: &Ctx, route: Route) -> Res {
             v["installations_count"] = json!(1);
             ok(v)
         }
-        Route::AppInstallations => ok(json!([render::installation(st)])),
+        Route::AppInstallations => list(st, ctx, &[render::installation(st)]),
         Route::AppInstallation(id) => {
             if id != st.cfg.installation_id.to_string() {
                 return Err(not_found());
@@ -1104,7 +1104,7 @@ fn dispatch(st: &mut State, ctx: &Ctx, route: Route) -> Res {
         }
         Route::BranchRules(branch) => {
             ctx.need("metadata", "read")?;
-            ok(Value::Array(rules_json(st, &branch)))
+            list(st, ctx, &rules_json(st, &branch))
         }
         Route::TeamMembership(org, team, login) => {
             ctx.need("members", "read")?;
@@ -1325,8 +1325,11 @@ fn access_token(st: &mut State, ctx: &Ctx, id: &str) -> Res {
 
 fn tree_json(st: &State, tree: Oid, recursive: bool) -> Value {
     let api = render::repo_api(st);
-    let entries: Vec<Value> = git::list_tree(&st.repo, tree, recursive)
+    let listed = git::list_tree(&st.repo, tree, recursive);
+    let truncated = recursive && listed.len() > st.tree_limit;
+    let entries: Vec<Value> = listed
         .into_iter()
+        .take(if recursive { st.tree_limit } else { usize::MAX })
         .map(|e| {
             let kind_url = match e.kind {
                 "tree" => "trees",
@@ -1352,7 +1355,7 @@ fn tree_json(st: &State, tree: Oid, recursive: bool) -> Value {
         "sha": tree.to_string(),
         "url": format!("{api}/git/trees/{tree}"),
         "tree": entries,
-        "truncated": false,
+        "truncated": truncated,
     })
 }
 

@@ -308,6 +308,7 @@ impl Sim {
             faults: Vec::new(),
             rate_limit: 5000,
             rate_remaining: 5000,
+            tree_limit: 100_000,
             rate_reset: t + 3600,
             requests: Vec::new(),
             unhandled: Vec::new(),
@@ -466,6 +467,12 @@ impl Sim {
     /// rate limit answer until the reset).
     pub fn set_rate_limit_remaining(&self, remaining: u32) {
         self.lock().rate_remaining = remaining;
+    }
+
+    /// Recursive trees list at most `entries` entries from now on, then say `truncated`, as
+    /// GitHub does past its limits.
+    pub fn truncate_trees_past(&self, entries: usize) {
+        self.lock().tree_limit = entries;
     }
 
     // ---- inspection ----

@@ -332,6 +332,9 @@ pub struct State {
     pub rate_limit: u32,
     pub rate_remaining: u32,
     pub rate_reset: i64,
+    /// The most entries a recursive tree lists before GitHub cuts it short and says
+    /// `truncated` (GitHub's own limit is 100,000 entries or 7 MB).
+    pub tree_limit: usize,
     pub requests: Vec<LoggedRequest>,
     pub unhandled: Vec<String>,
     pub hooks: Hooks,
