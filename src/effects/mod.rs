@@ -6,7 +6,6 @@
 //!   branches.
 //! - [`render`]: the texts people read (titles, bodies, status, gate), pure.
 
-pub mod approvals;
 pub mod github;
 pub mod local;
 pub mod push_check;

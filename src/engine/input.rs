@@ -43,6 +43,14 @@ pub enum Input {
         number: u64,
         review_id: u64,
     },
+    /// The gate of an open pull request was evaluated on `head_sha` (by
+    /// [`super::gate::evaluate`], on facts the shell fetched) and nothing stands in the way:
+    /// what to do now.
+    GateEvaluated {
+        number: u64,
+        head_sha: String,
+        actions: Vec<super::gate::GateAction>,
+    },
     /// A check run, commit status or deployment status concluded on a commit that contains
     /// the merge commit `merge_sha` (the runtime resolves ancestry; a check on an unrelated
     /// commit never becomes an input).

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::commands::{self, Invocation, Parsed, Place, Role, Verb};
+use crate::engine::confirm::{self, Confirmation};
 use crate::engine::{Command, Input, PlannedStep, Rotation};
 use crate::github::rest::{RepoApi, RestError, listed};
 use crate::github::webhook::Actor;
@@ -532,7 +533,22 @@ async fn run(
                     )),
                 ));
             }
-            engine_command(w, repo, c, r, Command::Confirm(gate)).await
+            // The engine decides again when it takes the command, and answers an early one
+            // through the outbox; the same pure rule here only picks the reaction.
+            let early = matches!(
+                confirm::confirmation(r, Some(c.issue), &gate),
+                Confirmation::NotYet { .. }
+            );
+            let done = engine_command(w, repo, c, r, Command::Confirm(gate)).await?;
+            Ok(if early {
+                Done {
+                    ok: false,
+                    outcome: "refused: gate not open".into(),
+                    ..done
+                }
+            } else {
+                done
+            })
         }
         Verb::Retry if rotation.is_none() => {
             let id = inv.arg.clone().unwrap_or_default();
