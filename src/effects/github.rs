@@ -708,13 +708,14 @@ impl GitHubExecutor {
         }
         self.put_gate(&head, render::gate_output_noted(&decision.unmet, &notes))
             .await?;
-        Ok(
-            (!decision.actions.is_empty()).then(|| Input::GateEvaluated {
-                number,
-                head_sha: head,
-                actions: decision.actions,
-            }),
-        )
+        if decision.actions.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Input::GateEvaluated {
+            number,
+            head_sha: head,
+            actions: decision.actions,
+        }))
     }
 
     /// Marks a draft ready, as the engine asked after the gate was met. A pull request

@@ -53,7 +53,7 @@ pub fn confirmation(r: &Rotation, given_on: Option<u64>, gate: &str) -> Confirma
     let place = places
         .iter()
         .find(|(pr, _)| Some(*pr) == given)
-        .or_else(|| places.iter().find(|at| !passed(*at)))
+        .or_else(|| places.iter().find(|at| !passed(at)))
         .or(places.last());
     let Some(&(pr, step)) = place else {
         return Confirmation::Unknown;
