@@ -1,5 +1,6 @@
-//! Which reviews count for a keyroll pull request, what the gate of an open pull request
-//! decides, and when a manual gate takes a confirmation: the pure decisions, case by case.
+//! The pure decisions around people, case by case: which reviews count for a keyroll pull
+//! request, what the gate of an open pull request decides, when a manual gate takes a
+//! confirmation, and what a `/keyroll` command comes to.
 
 #![allow(clippy::panic, clippy::indexing_slicing)]
 
@@ -477,5 +478,254 @@ mod gate {
                 gate: "jenkins".into(),
                 confirmed_by: None
             }));
+    }
+}
+
+mod commands {
+    use keyroll::commands::decide::{Action, Decision, Facts, decide};
+    use keyroll::commands::{Invocation, Place, Role, Verb};
+    use keyroll::engine::{Command, Phase, Rotation, plan_for};
+    use keyroll::policy::{self, Config};
+    use time::OffsetDateTime;
+
+    const NOW: OffsetDateTime = time::macros::datetime!(2026-01-05 09:00 UTC);
+
+    fn config() -> Config {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/demo-credentials/.keyroll.yaml"
+        );
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        match policy::parse(".keyroll.yaml", &text) {
+            Ok(c) => c,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+
+    /// A rotation of `credential` with pull request #7 open.
+    fn rotation(config: &Config, id: &str, credential: &str) -> Rotation {
+        let Some(cred) = config.credential(credential) else {
+            panic!("no {credential}")
+        };
+        let mut r = Rotation::new(id, credential, false, plan_for(cred, false), NOW);
+        r.facts.prs.entry(0).or_default().number = Some(7);
+        r.phase = Phase::Open { pr: 0 };
+        r
+    }
+
+    fn inv(verb: Verb, arg: Option<&str>) -> Invocation {
+        Invocation {
+            verb,
+            arg: arg.map(str::to_owned),
+            emergency: false,
+            reason: Some("test".into()),
+        }
+    }
+
+    fn facts<'a>(
+        config: &'a Config,
+        role: Option<Role>,
+        rotation: Option<&'a Rotation>,
+        active: &'a [Rotation],
+    ) -> Facts<'a> {
+        Facts {
+            actor: "pat",
+            role,
+            place: if rotation.is_some() {
+                Place::PullRequest
+            } else {
+                Place::Dashboard
+            },
+            issue: if rotation.is_some() { 7 } else { 1 },
+            rotation,
+            active,
+            config: Ok(config),
+            confirmer: false,
+        }
+    }
+
+    fn reply(d: &Decision) -> &str {
+        d.reply.as_deref().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_reader_changes_nothing_and_a_stranger_gets_a_refusal() {
+        let c = config();
+        let r = rotation(&c, "R-1", "data-api-tokens");
+        let active = [r.clone()];
+        let on_pr = facts(&c, Some(Role::Reader), Some(&r), &active);
+        for (verb, arg) in [
+            (Verb::Hold, None),
+            (Verb::Unhold, None),
+            (Verb::Retry, None),
+            (Verb::Rollback, Some("R-1")),
+            (Verb::Abort, Some("R-1")),
+        ] {
+            let d = decide(&inv(verb, arg), &on_pr);
+            assert!(!d.ok && d.action.is_none(), "{verb:?}: {d:?}");
+            assert!(reply(&d).contains("you have reader"), "{verb:?}: {d:?}");
+        }
+        // Confirm is for the gate's people, whatever the role.
+        let d = decide(&inv(Verb::Confirm, Some("jenkins-config")), &on_pr);
+        assert!(reply(&d).contains("you are not one of them"), "{d:?}");
+        let dash = facts(&c, Some(Role::Reader), None, &active);
+        let d = decide(&inv(Verb::Rotate, Some("session-secret")), &dash);
+        assert_eq!((d.ok, d.outcome.as_str()), (false, "denied"));
+        // Reading works.
+        let d = decide(&inv(Verb::Status, None), &on_pr);
+        assert!(d.ok && reply(&d).contains("R-1"), "{d:?}");
+        let d = decide(&inv(Verb::Help, None), &on_pr);
+        assert!(d.ok && reply(&d).contains("Your role here: **reader**"));
+        let stranger = facts(&c, None, Some(&r), &active);
+        let d = decide(&inv(Verb::Status, None), &stranger);
+        assert!(reply(&d).contains("only from people with access"), "{d:?}");
+    }
+
+    #[test]
+    fn rotate_starts_only_a_free_credential_on_a_valid_config() {
+        let c = config();
+        let none: [Rotation; 0] = [];
+        let owner = facts(&c, Some(Role::Owner), None, &none);
+        let d = decide(&inv(Verb::Rotate, Some("data-api-tokens")), &owner);
+        assert_eq!(
+            d.action,
+            Some(Action::Start {
+                credential: "data-api-tokens".into(),
+                emergency: false
+            })
+        );
+        // An emergency needs an operator.
+        let mut emergency = inv(Verb::Rotate, Some("data-api-tokens"));
+        emergency.emergency = true;
+        assert!(reply(&decide(&emergency, &owner)).contains("needs the operator role"));
+        let operator = facts(&c, Some(Role::Operator), None, &none);
+        assert!(matches!(
+            decide(&emergency, &operator).action,
+            Some(Action::Start {
+                emergency: true,
+                ..
+            })
+        ));
+        // Unknown, busy, sharing a file, or a broken config: refused, and why.
+        let d = decide(&inv(Verb::Rotate, Some("nope")), &owner);
+        assert_eq!(d.outcome, "invalid");
+        let busy = [rotation(&c, "R-1", "data-api-tokens")];
+        let d = decide(
+            &inv(Verb::Rotate, Some("data-api-tokens")),
+            &facts(&c, Some(Role::Owner), None, &busy),
+        );
+        assert_eq!(d.outcome, "busy");
+        assert!(reply(&d).contains("already rotating: `R-1`"), "{d:?}");
+        let d = decide(
+            &inv(Verb::Rotate, Some("search-api-tokens")),
+            &facts(&c, Some(Role::Owner), None, &busy),
+        );
+        assert!(
+            reply(&d).contains("shares `vars/production.yaml` with `data-api-tokens`"),
+            "{d:?}"
+        );
+        let broken = Facts {
+            config: Err("credentials.x: unknown field"),
+            ..owner
+        };
+        let d = decide(&inv(Verb::Rotate, Some("data-api-tokens")), &broken);
+        assert!(
+            d.action.is_none() && reply(&d).contains("unknown field"),
+            "{d:?}"
+        );
+        // Not on a pull request.
+        let r = rotation(&c, "R-1", "data-api-tokens");
+        let d = decide(
+            &inv(Verb::Rotate, Some("session-secret")),
+            &facts(&c, Some(Role::Admin), Some(&r), &busy),
+        );
+        assert!(
+            reply(&d).contains("does not work on a pull request"),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn confirm_is_for_the_gates_people_and_an_early_one_gets_a_minus_one() {
+        let c = config();
+        let r = rotation(&c, "R-1", "data-api-tokens");
+        let mut waiting = r.clone();
+        waiting.facts.prs.entry(0).or_default().merge_sha = Some("m".into());
+        waiting.phase = Phase::Rollout { pr: 0, step: 3 };
+        let active = [r.clone()];
+        let confirm = inv(Verb::Confirm, Some("jenkins-config"));
+        let by_release = Facts {
+            confirmer: true,
+            ..facts(&c, Some(Role::Reader), Some(&r), &active)
+        };
+        // Before the gate is open: handed on (the engine answers), with a -1.
+        let d = decide(&confirm, &by_release);
+        assert_eq!(
+            (d.ok, d.outcome.as_str()),
+            (false, "refused: gate not open")
+        );
+        assert!(d.reply.is_none(), "the engine answers, through the outbox");
+        assert!(matches!(d.action, Some(Action::Engine { .. })));
+        // At the gate: a +1.
+        let at_gate = Facts {
+            rotation: Some(&waiting),
+            ..by_release
+        };
+        let d = decide(&confirm, &at_gate);
+        assert!(d.ok, "{d:?}");
+        assert_eq!(
+            d.action,
+            Some(Action::Engine {
+                rotation: "R-1".into(),
+                command: Command::Confirm("jenkins-config".into())
+            })
+        );
+        // An owner outside the release team may not; an admin may.
+        let owner = Facts {
+            confirmer: false,
+            role: Some(Role::Owner),
+            ..at_gate
+        };
+        assert!(reply(&decide(&confirm, &owner)).contains("confirmed by @acme/release"));
+        let admin = Facts {
+            role: Some(Role::Admin),
+            ..owner
+        };
+        assert!(decide(&confirm, &admin).ok);
+        // A gate the rotation does not have.
+        let d = decide(&inv(Verb::Confirm, Some("nope")), &at_gate);
+        assert!(
+            reply(&d).contains("has no gate `nope`; its gates: `jenkins-config`"),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn rotation_ids_make_destructive_verbs_deliberate() {
+        let c = config();
+        let r = rotation(&c, "R-1", "data-api-tokens");
+        let active = [r.clone()];
+        let op = facts(&c, Some(Role::Operator), Some(&r), &active);
+        assert!(decide(&inv(Verb::Abort, Some("R-1")), &op).ok);
+        let d = decide(&inv(Verb::Abort, Some("R-2")), &op);
+        assert!(
+            reply(&d).contains("this pull request's rotation (`R-1`)"),
+            "{d:?}"
+        );
+        // On the dashboard, retry names its rotation.
+        let dash = facts(&c, Some(Role::Operator), None, &active);
+        assert!(reply(&decide(&inv(Verb::Retry, None), &dash)).contains("name a rotation"));
+        assert_eq!(
+            decide(&inv(Verb::Retry, Some("R-1")), &dash).action,
+            Some(Action::Engine {
+                rotation: "R-1".into(),
+                command: Command::Retry
+            })
+        );
+        let d = decide(&inv(Verb::Rollback, Some("R-9")), &dash);
+        assert!(
+            reply(&d).contains("`R-9` is not a rotation under way"),
+            "{d:?}"
+        );
     }
 }
