@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use tracing::Instrument;
+
 use crate::commands::decide::{self, Action};
 use crate::commands::{self, Invocation, Parsed, Place, Role, Verb};
 use crate::engine::{Command, Input, PlannedStep, Rotation};
@@ -242,7 +244,7 @@ pub(super) async fn comment(
     // The delivery handled again (its last attempt failed, or keyroll stopped): the command
     // ran already; only what is left of answering it is done.
     if let Some(result) = w.s.store.command_result(c.delivery).await? {
-        return answer(w, &api, &c, &result).await;
+        return answer(w, &api, &c, &result, true).await;
     }
     if !c.from_button {
         api.react(c.id, "eyes").await?;
@@ -295,21 +297,46 @@ pub(super) async fn comment(
         .record_command_result(&record, c.delivery, &result, now)
         .await?;
     tracing::info!(repository = repo, actor = %c.author.login, actor_id = c.author.id, command = %line, outcome = %done.outcome, "command");
-    answer(w, &api, &c, &result).await
+    answer(w, &api, &c, &result, false).await
 }
 
 /// Says what came of a command: its reply (once), then the +1 or -1 reaction (which
-/// GitHub keeps once however often it is given).
+/// GitHub keeps once however often it is given). The stored result is the command's
+/// outbox: it is written before anything is said. The reply carries the delivery id hidden,
+/// so a `replay` (keyroll stopped after posting, before noting it) finds it instead of
+/// posting it twice.
 async fn answer(
     w: &Worker,
     api: &RepoApi,
     c: &Comment<'_>,
     result: &CommandResult,
+    replay: bool,
+) -> Result<String, StartError> {
+    let span = tracing::info_span!("answer", delivery = c.delivery, replay);
+    say(w, api, c, result, replay).instrument(span).await
+}
+
+async fn say(
+    w: &Worker,
+    api: &RepoApi,
+    c: &Comment<'_>,
+    result: &CommandResult,
+    replay: bool,
 ) -> Result<String, StartError> {
     if !result.replied
         && let Some(text) = &result.reply
     {
-        api.create_comment(c.issue, text).await?;
+        let marker = format!("<!-- keyroll:reply {} -->", c.delivery);
+        let posted = replay
+            && api
+                .comments(c.issue)
+                .await?
+                .iter()
+                .any(|k| k.body.as_deref().is_some_and(|b| b.contains(&marker)));
+        if !posted {
+            api.create_comment(c.issue, &format!("{text}\n\n{marker}"))
+                .await?;
+        }
         w.s.store
             .command_replied(c.delivery, w.s.clock.now())
             .await?;
