@@ -21,6 +21,7 @@ fn review(login: &str, state: &str, commit: &str, eligible: bool) -> ReviewFact 
         state: state.into(),
         commit: Some(commit.into()),
         eligible,
+        bot: false,
     }
 }
 
@@ -83,6 +84,22 @@ fn changes_requested_blocks_until_approved_or_dismissed() {
     ];
     assert!(
         tally(&outsider, "head", &rules(1, None, false))
+            .unmet(&[])
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_bots_review_never_counts() {
+    let mut bot = review("deploy-bot[bot]", "APPROVED", "head", true);
+    bot.bot = true;
+    let t = tally(&[bot.clone()], "head", &rules(1, None, false));
+    assert!(t.approved_by.is_empty());
+    assert_eq!(t.unmet(&[]).len(), 1);
+    bot.state = "CHANGES_REQUESTED".into();
+    let person = review("carol", "APPROVED", "head", true);
+    assert!(
+        tally(&[person, bot], "head", &rules(1, None, false))
             .unmet(&[])
             .is_empty()
     );
@@ -165,6 +182,7 @@ mod gate {
             state: "APPROVED".into(),
             commit: Some(commit.into()),
             eligible: true,
+            bot: false,
         }
     }
 

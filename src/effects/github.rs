@@ -661,13 +661,15 @@ impl GitHubExecutor {
             };
             for r in listed_reviews {
                 let Some(user) = r.user else { continue };
-                let eligible =
-                    user.kind != "Bot" && self.eligible(&cred.approvals.from, &user.login).await?;
+                let bot = user.kind == "Bot";
+                // A bot's review never counts: no need to ask about its teams.
+                let eligible = !bot && self.eligible(&cred.approvals.from, &user.login).await?;
                 reviews.push(approvals::ReviewFact {
                     login: user.login,
                     state: r.state,
                     commit: r.commit_id,
                     eligible,
+                    bot,
                 });
             }
             if let Some(n) = self.protection_approvals().await?

@@ -12,7 +12,10 @@ pub struct ReviewFact {
     pub login: String,
     pub state: String,
     pub commit: Option<String>,
+    /// Named by the config's `approvals.from` (the shell asks GitHub about teams).
     pub eligible: bool,
+    /// A bot account: its reviews never count, whatever the config names.
+    pub bot: bool,
 }
 
 /// What the reviews add up to.
@@ -62,16 +65,17 @@ pub fn tally(reviews: &[ReviewFact], head: &str, rules: &Rules<'_>) -> Tally {
         ..Tally::default()
     };
     for r in latest {
+        let eligible = r.eligible && !r.bot;
         let is_requester = requester.is_some_and(|q| q.eq_ignore_ascii_case(&r.login));
         let pushed = pushers.iter().any(|p| p.eq_ignore_ascii_case(&r.login));
         match r.state.as_str() {
             "APPROVED" if pushed => t.by_pushers.push(r.login.clone()),
-            "APPROVED" if !r.eligible || (is_requester && !requester_counts) => {
+            "APPROVED" if !eligible || (is_requester && !requester_counts) => {
                 t.not_counted.push(r.login.clone())
             }
             "APPROVED" if r.commit.as_deref() != Some(head) => t.stale.push(r.login.clone()),
             "APPROVED" => t.approved_by.push(r.login.clone()),
-            "CHANGES_REQUESTED" if r.eligible => t.changes_requested_by.push(r.login.clone()),
+            "CHANGES_REQUESTED" if eligible => t.changes_requested_by.push(r.login.clone()),
             _ => {}
         }
     }
