@@ -500,7 +500,7 @@ mod gate {
 }
 
 mod commands {
-    use keyroll::commands::decide::{Action, Decision, Facts, decide};
+    use keyroll::commands::decide::{Action, Decision, Facts, button, decide};
     use keyroll::commands::{Invocation, Place, Role, Verb};
     use keyroll::engine::{Command, Phase, Rotation, plan_for};
     use keyroll::policy::{self, Config};
@@ -716,6 +716,25 @@ mod commands {
             reply(&d).contains("has no gate `nope`; its gates: `jenkins-config`"),
             "{d:?}"
         );
+    }
+
+    #[test]
+    fn gate_buttons_stand_for_commands() {
+        let c = config();
+        let mut r = rotation(&c, "R-1", "data-api-tokens");
+        assert_eq!(
+            button("confirm", Some(&r)).as_deref(),
+            Some("/keyroll status")
+        );
+        r.phase = Phase::Rollout { pr: 0, step: 3 };
+        assert_eq!(
+            button("confirm", Some(&r)).as_deref(),
+            Some("/keyroll confirm jenkins-config")
+        );
+        assert_eq!(button("hold", None).as_deref(), Some("/keyroll hold"));
+        assert_eq!(button("retry", Some(&r)).as_deref(), Some("/keyroll retry"));
+        assert_eq!(button("confirm", None), None);
+        assert_eq!(button("merge", Some(&r)), None);
     }
 
     #[test]

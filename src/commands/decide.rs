@@ -7,7 +7,7 @@
 use super::{Invocation, Place, Role, Verb, allow, allow_place};
 use crate::effects::render;
 use crate::engine::confirm::{self, Confirmation};
-use crate::engine::{Command, PlannedStep, Rotation};
+use crate::engine::{Command, Phase, PlannedStep, Rotation};
 use crate::policy::Config;
 
 /// Everything a command is decided on.
@@ -360,6 +360,32 @@ fn rotate(
         }),
         None,
     )
+}
+
+/// The command a button of the `keyroll/gate` check run stands for (it then goes through
+/// the same parser and checks): Confirm confirms the gate the rotation waits at (or asks for
+/// the status when none waits), Hold and Retry are `hold` and `retry`.
+pub fn button(button: &str, rotation: Option<&Rotation>) -> Option<String> {
+    match (button, rotation) {
+        ("confirm", Some(r)) => Some(match waiting_gate(r) {
+            Some(gate) => format!("/keyroll confirm {gate}"),
+            None => "/keyroll status".to_owned(),
+        }),
+        ("hold", _) => Some("/keyroll hold".to_owned()),
+        ("retry", _) => Some("/keyroll retry".to_owned()),
+        _ => None,
+    }
+}
+
+/// The gate a rotation waits at, if it waits at one.
+fn waiting_gate(r: &Rotation) -> Option<&str> {
+    let Phase::Rollout { pr, step } = r.phase else {
+        return None;
+    };
+    match r.plan.get(pr)?.steps.get(step)? {
+        PlannedStep::Gate { name, .. } => Some(name),
+        PlannedStep::Wave { .. } => None,
+    }
 }
 
 /// The answer once a rotation started.

@@ -10,7 +10,7 @@ use tracing::Instrument;
 
 use crate::commands::decide::{self, Action};
 use crate::commands::{self, Invocation, Parsed, Place, Role, Verb};
-use crate::engine::{Command, Input, PlannedStep, Rotation};
+use crate::engine::{Command, Input, Rotation};
 use crate::github::rest::{RepoApi, RestError, listed};
 use crate::github::webhook::Actor;
 use crate::policy::Credential;
@@ -125,14 +125,8 @@ pub(super) async fn button(w: &mut Worker, repo: &str, p: Press<'_>) -> Result<S
     };
     let active = w.s.store.active_rotations(repo).await?;
     let rotation = active.iter().find(|r| r.pr_index(number).is_some());
-    let text = match (p.button, rotation) {
-        ("confirm", Some(r)) => match waiting_gate(r) {
-            Some(gate) => format!("/keyroll confirm {gate}"),
-            None => "/keyroll status".to_owned(),
-        },
-        ("hold", _) => "/keyroll hold".to_owned(),
-        ("retry", _) => "/keyroll retry".to_owned(),
-        _ => return Ok(format!("button {}: nothing to do", p.button)),
+    let Some(text) = decide::button(p.button, rotation) else {
+        return Ok(format!("button {}: nothing to do", p.button));
     };
     let pressed = Comment {
         delivery: p.delivery,
@@ -145,17 +139,6 @@ pub(super) async fn button(w: &mut Worker, repo: &str, p: Press<'_>) -> Result<S
         from_button: true,
     };
     comment(w, repo, pressed).await
-}
-
-/// The gate a rotation waits at, if it waits at one.
-fn waiting_gate(r: &Rotation) -> Option<String> {
-    let crate::engine::Phase::Rollout { pr, step } = r.phase else {
-        return None;
-    };
-    match r.plan.get(pr)?.steps.get(step)? {
-        PlannedStep::Gate { name, .. } => Some(name.clone()),
-        PlannedStep::Wave { .. } => None,
-    }
 }
 
 fn describe(inv: &Invocation) -> String {
