@@ -376,6 +376,9 @@ mod gate {
         let mut held = r.clone();
         held.held = true;
         assert!(effects(&held, &met).is_empty());
+        let mut pushed = r.clone();
+        pushed.facts.prs.entry(0).or_default().edited_by_person = true;
+        assert!(effects(&pushed, &met).is_empty(), "a push came in since");
         let mut merged = r.clone();
         merged.phase = Phase::Rollout { pr: 0, step: 0 };
         assert!(

@@ -220,7 +220,8 @@ fn record_known(r: &mut Rotation, input: &Input, now: OffsetDateTime, fx: &mut E
 }
 
 /// Turns what a gate evaluation decided into effects, while the pull request is still the
-/// open one and nothing put the rotation on hold since.
+/// open one and nothing since put the rotation on hold or pushed a change not yet accepted
+/// (the evaluation may be older than that fact: it comes back after its status effect).
 fn gate_actions(
     r: &Rotation,
     number: u64,
@@ -229,7 +230,12 @@ fn gate_actions(
     fx: &mut Effects,
 ) {
     let Some(pr) = r.pr_index(number) else { return };
-    if r.held || r.phase != (Phase::Open { pr }) {
+    let unaccepted_push = r
+        .facts
+        .prs
+        .get(&pr)
+        .is_some_and(|f| f.edited_by_person && !f.edit_accepted);
+    if r.held || unaccepted_push || r.phase != (Phase::Open { pr }) {
         return;
     }
     for action in actions {
