@@ -1,7 +1,9 @@
-//! `/keyroll` comments: parse (pure, [`crate::commands`]), resolve the commenter's role,
-//! check it, then act: reply (help, status, plan), start a rotation, or hand the engine a
-//! command input. Receipt is an "eyes" reaction; the result a +1 or -1; a reply only when
-//! words are needed. Every command read lands in the command log with its comment's URL.
+//! `/keyroll` comments, the shell around two pure functions: parse ([`crate::commands`]),
+//! fetch the facts a decision needs (the commenter's role, a gate's confirmers, the config,
+//! the rotations under way), let [`decide::decide`] decide, then carry it out: build a plan,
+//! start a rotation, or hand the engine a command input. Receipt is an "eyes" reaction; the
+//! result a +1 or -1; a reply only when words are needed. Every command read lands in the
+//! command log with its comment's URL, with the result stored before anything is said.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
