@@ -361,6 +361,7 @@ mod gate {
             number: 7,
             head_sha: "head".into(),
             actions: vec![GateAction::MarkReady, merge_at("head")],
+            evaluation: "status/review/0/1".into(),
         };
         assert_eq!(
             effects(&r, &met),
@@ -390,8 +391,27 @@ mod gate {
             number: 7,
             head_sha: "head".into(),
             actions: vec![merge_at("elsewhere")],
+            evaluation: "status/review/0/2".into(),
         };
         assert!(effects(&r, &other).is_empty());
+        // Each evaluation may try the merge again (GitHub may have refused it); a replayed
+        // one has the same key, so it runs once.
+        let merge_key = |input: &Input| -> Vec<String> {
+            step(&r, input, NOW)
+                .effects
+                .into_iter()
+                .filter(|p| matches!(p.effect, Effect::Merge { .. }))
+                .map(|p| p.key)
+                .collect()
+        };
+        let again = Input::GateEvaluated {
+            number: 7,
+            head_sha: "head".into(),
+            actions: vec![merge_at("head")],
+            evaluation: "status/review/0/3".into(),
+        };
+        assert_eq!(merge_key(&met), merge_key(&met.clone()));
+        assert_ne!(merge_key(&met), merge_key(&again));
     }
 
     fn confirm(by: &str, on: Option<u64>) -> Input {

@@ -223,6 +223,35 @@ async fn keyroll_merges_only_where_the_config_allows() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_github_refused_is_tried_again_at_the_next_gate_evaluation() {
+    let config = std::fs::read_to_string(common::fixture("demo-credentials/.keyroll.yaml"))
+        .unwrap()
+        .replace("  redis-auth:\n    extends: terraform-rotated-date\n", "  redis-auth:\n    extends: terraform-rotated-date\n    automerge: true\n    approvals: { required: 1, from: [\"@acme/marketplace\"] }\n");
+    let mut options = SimOptions::default();
+    options.extra_files.push((".keyroll.yaml".into(), config));
+    let w = World::start_with(options).await;
+    w.tick().await;
+    w.say(w.dashboard(), &pete(), "/keyroll rotate redis-auth -- test")
+        .await;
+    let pr = w.open_pull();
+    // GitHub refuses the first merge (its own rules: a required check still pending).
+    w.sim.inject(sim::Fault::new(
+        Some(http::Method::PUT),
+        "/merge",
+        1,
+        sim::FaultKind::Status(405),
+    ));
+    w.sim.review(pr.number, &mona(), "APPROVED", "").await;
+    w.settle().await;
+    assert!(w.sim.faults_left().is_empty(), "the merge was tried");
+    assert!(!w.sim.pull(pr.number).merged);
+    // The next evaluation of the same head tries again.
+    w.sim.review(pr.number, &alice(), "APPROVED", "").await;
+    w.settle().await;
+    assert!(w.sim.pull(pr.number).merged, "keyroll merged it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gate_buttons_go_through_the_same_checks() {
     let w = World::start().await;
     let (id, pr) = started(&w, "data-api-tokens").await;

@@ -469,7 +469,12 @@ impl GitHubExecutor {
     }
 
     /// Rewrites the sticky status comment and, while the pull request is open, the gate.
-    async fn status(&self, rotation: &Rotation, news: &str) -> Result<Outcome, ExecError> {
+    async fn status(
+        &self,
+        rotation: &Rotation,
+        key: &str,
+        news: &str,
+    ) -> Result<Outcome, ExecError> {
         let Some((pr, number)) = self.current_number(rotation) else {
             return Ok(receipt("no pull request yet"));
         };
@@ -478,7 +483,7 @@ impl GitHubExecutor {
             return transient_or(e, "writing the status comment").map(receipt_owned);
         }
         let gate = match &rotation.phase {
-            Phase::Open { pr: p } if *p == pr => self.gate(rotation, pr, number).await,
+            Phase::Open { pr: p } if *p == pr => self.gate(rotation, pr, number, key).await,
             Phase::Rollout { pr: p, step } if *p == pr => self
                 .rollout_gate(rotation, pr, *step, number)
                 .await
@@ -612,6 +617,7 @@ impl GitHubExecutor {
         rotation: &Rotation,
         pr: usize,
         number: u64,
+        evaluation: &str,
     ) -> Result<Option<Input>, RestError> {
         let pushed = rotation
             .facts
@@ -717,6 +723,7 @@ impl GitHubExecutor {
             number,
             head_sha: head,
             actions: decision.actions,
+            evaluation: evaluation.to_owned(),
         }))
     }
 
@@ -761,6 +768,12 @@ impl GitHubExecutor {
         match self.repo.merge(number, head_sha).await {
             Ok(()) => {
                 tracing::info!(rotation = %rotation.id, pull_request = number, "merged: approvals and the gate are met, and the config lets keyroll merge");
+                // Gates evaluated before the merge's webhook arrives see it closed.
+                self.memo.with(|m| {
+                    if let Some(o) = m.opened.get_mut(&number) {
+                        o.open = false;
+                    }
+                });
                 Ok(receipt("merged"))
             }
             Err(e) if e.is_transient() => Err(ExecError(format!("merging: {e}"))),
@@ -923,7 +936,7 @@ impl Executor for GitHubExecutor {
                 self.open(rotation, *pr, *change, branch).await
             }
             Effect::ClosePullRequest { number } => self.close(*number).await,
-            Effect::UpdateStatus { text } => self.status(rotation, text).await,
+            Effect::UpdateStatus { text } => self.status(rotation, key, text).await,
             Effect::Notify { text } => self.notify(rotation, text).await,
             Effect::MarkReady { number } => self.mark_ready(*number).await,
             Effect::Merge { number, head_sha } => self.merge(rotation, *number, head_sha).await,

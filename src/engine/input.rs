@@ -50,6 +50,11 @@ pub enum Input {
         number: u64,
         head_sha: String,
         actions: Vec<super::gate::GateAction>,
+        /// Which evaluation (the key of the status effect that made it): each one may try
+        /// the merge again (GitHub may have refused it at this head before, while its own
+        /// required checks were pending); a replayed one may not.
+        #[serde(default)]
+        evaluation: String,
     },
     /// A check run, commit status or deployment status concluded on a commit that contains
     /// the merge commit `merge_sha` (the runtime resolves ancestry; a check on an unrelated

@@ -190,7 +190,8 @@ fn record_known(r: &mut Rotation, input: &Input, now: OffsetDateTime, fx: &mut E
             number,
             head_sha,
             actions,
-        } => gate_actions(r, *number, head_sha, actions, fx),
+            evaluation,
+        } => gate_actions(r, *number, (head_sha, evaluation), actions, fx),
         Input::Check {
             merge_sha,
             name,
@@ -225,7 +226,7 @@ fn record_known(r: &mut Rotation, input: &Input, now: OffsetDateTime, fx: &mut E
 fn gate_actions(
     r: &Rotation,
     number: u64,
-    head_sha: &str,
+    (head_sha, evaluation): (&str, &str),
     actions: &[GateAction],
     fx: &mut Effects,
 ) {
@@ -241,9 +242,10 @@ fn gate_actions(
     for action in actions {
         match action {
             GateAction::MarkReady => fx.push(&format!("ready/{pr}"), Effect::MarkReady { number }),
-            // Keyed by the head: a push makes a new decision, on the new head.
+            // Keyed by the head and the evaluation: a push makes a new decision on the new
+            // head, a later evaluation tries again what GitHub refused, a replay does not.
             GateAction::Merge { head_sha: at } if at == head_sha => fx.push(
-                &format!("merge/{pr}/{at}"),
+                &format!("merge/{pr}/{at}/{evaluation}"),
                 Effect::Merge {
                     number,
                     head_sha: at.clone(),

@@ -92,6 +92,7 @@ pub fn describe(input: &Input) -> String {
             number,
             head_sha,
             actions,
+            ..
         } => format!(
             "gate of #{number} met at {head_sha}{}",
             if actions.is_empty() {
