@@ -223,6 +223,35 @@ async fn keyroll_merges_only_where_the_config_allows() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_github_refused_is_tried_again_at_the_next_gate_evaluation() {
+    let config = std::fs::read_to_string(common::fixture("demo-credentials/.keyroll.yaml"))
+        .unwrap()
+        .replace("  redis-auth:\n    extends: terraform-rotated-date\n", "  redis-auth:\n    extends: terraform-rotated-date\n    automerge: true\n    approvals: { required: 1, from: [\"@acme/marketplace\"] }\n");
+    let mut options = SimOptions::default();
+    options.extra_files.push((".keyroll.yaml".into(), config));
+    let w = World::start_with(options).await;
+    w.tick().await;
+    w.say(w.dashboard(), &pete(), "/keyroll rotate redis-auth -- test")
+        .await;
+    let pr = w.open_pull();
+    // GitHub refuses the first merge (its own rules: a required check still pending).
+    w.sim.inject(sim::Fault::new(
+        Some(http::Method::PUT),
+        "/merge",
+        1,
+        sim::FaultKind::Status(405),
+    ));
+    w.sim.review(pr.number, &mona(), "APPROVED", "").await;
+    w.settle().await;
+    assert!(w.sim.faults_left().is_empty(), "the merge was tried");
+    assert!(!w.sim.pull(pr.number).merged);
+    // The next evaluation of the same head tries again.
+    w.sim.review(pr.number, &alice(), "APPROVED", "").await;
+    w.settle().await;
+    assert!(w.sim.pull(pr.number).merged, "keyroll merged it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gate_buttons_go_through_the_same_checks() {
     let w = World::start().await;
     let (id, pr) = started(&w, "data-api-tokens").await;
@@ -272,6 +301,75 @@ async fn gate_buttons_go_through_the_same_checks() {
         "open 1",
         "the remove pull request is open"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirm_before_its_gate_opens_is_refused_and_not_kept() {
+    let w = World::start().await;
+    let (id, pr) = started(&w, "data-api-tokens").await;
+    let n = pr.number;
+    let reacted = |w: &World, comment: u64| -> Vec<String> {
+        w.sim
+            .reactions()
+            .into_iter()
+            .filter(|r| r.comment_id == comment)
+            .map(|r| r.content)
+            .collect()
+    };
+    // Before the merge: refused, saying what comes first.
+    let early = w.say(n, &rita(), "/keyroll confirm jenkins-config").await;
+    let reply = w.last_reply(n);
+    assert!(
+        reply.contains("gate `jenkins-config` is not open yet")
+            && reply.contains(&format!("pull request #{n} merges, then wave `search-api`")),
+        "{reply}"
+    );
+    assert!(reacted(&w, early).contains(&"-1".to_owned()));
+    assert!(!reacted(&w, early).contains(&"+1".to_owned()));
+    w.sim.review(n, &mona(), "APPROVED", "").await;
+    w.settle().await;
+    let merge = w.merge(n, &alice()).await;
+    w.checks(&merge, &["deploy-search-api"], "success").await;
+    // While wave 2 deploys: refused again, with the waves still ahead.
+    w.say(n, &rita(), "/keyroll confirm jenkins-config").await;
+    let reply = w.last_reply(n);
+    assert!(
+        reply.contains(
+            "wave `data-api` succeeds (deploy-data-api on the merge commit), then wave `all-apps` succeeds (deploy-frontends, deploy-scripts"
+        ),
+        "{reply}"
+    );
+    // Nothing was kept: when the waves are done, the gate waits for a confirmation.
+    w.checks(
+        &merge,
+        &["deploy-data-api", "deploy-frontends", "deploy-scripts"],
+        "success",
+    )
+    .await;
+    assert_eq!(w.phase(&id).await, "rollout 0.3");
+    assert_eq!(w.gate(&pr.head_sha).0, None, "the gate waits");
+    let replies = w
+        .sim
+        .comments(n)
+        .iter()
+        .filter(|c| c.body.contains("is not open yet"))
+        .count();
+    assert_eq!(replies, 2, "one reply per early confirm");
+    let now = w
+        .say(n, &rita(), "/keyroll confirm jenkins-config -- done")
+        .await;
+    assert_eq!(w.phase(&id).await, "open 1");
+    assert!(reacted(&w, now).contains(&"+1".to_owned()));
+    let (conclusion, title, summary) = w.gate(&pr.head_sha);
+    assert_eq!(conclusion.as_deref(), Some("success"), "{title}: {summary}");
+    assert!(summary.contains("confirmed by @rita"), "{summary}");
+    let refused = w
+        .command_log()
+        .await
+        .into_iter()
+        .filter(|(_, _, outcome)| outcome == "refused: gate not open")
+        .count();
+    assert_eq!(refused, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -79,6 +79,13 @@ impl Executor for World {
                     feedback: None,
                 })
             }
+            Effect::MarkReady { .. }
+            | Effect::Merge { .. }
+            | Effect::Reply { .. }
+            | Effect::SettleGate { .. } => Ok(Outcome {
+                receipt: effect.describe(),
+                feedback: None,
+            }),
             Effect::Notify { text } => {
                 w.notices.push(text.clone());
                 Ok(Outcome {

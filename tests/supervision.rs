@@ -386,3 +386,25 @@ async fn a_command_tried_again_after_its_answer_failed_runs_and_answers_once() {
         .collect();
     assert_eq!(reactions, vec!["eyes".to_owned(), "+1".to_owned()]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_posted_before_a_crash_is_not_posted_again() {
+    let w = World::start_tweaked(SimOptions::default(), Some(quick_retries)).await;
+    w.tick().await;
+    let dashboard = w.dashboard();
+    // keyroll stops right after posting the answer (the client reads the clock for its
+    // token), before noting that it did; the delivery is handled again.
+    w.clock.panic_once_in_after("answer", 1);
+    let comment = w.say(dashboard, &pete(), "/keyroll status").await;
+    w.clock.advance(time::Duration::seconds(2));
+    w.settle().await;
+    assert_eq!(
+        w.delivery_of_comment(comment).await.outcome.as_deref(),
+        Some("command: ran")
+    );
+    assert_eq!(
+        replies_containing(&w, dashboard, "No rotation is under way"),
+        1,
+        "answered once"
+    );
+}

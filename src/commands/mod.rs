@@ -4,6 +4,7 @@
 //! Pure: from a comment's text to a command, and from a caller's role to what they may run.
 //! Who the caller is (their role) is resolved by the shell from GitHub and the config.
 
+pub mod decide;
 mod parse;
 
 pub use parse::{Parsed, parse};

@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use crate::changeset::{self, Base, Phase as Change};
-use crate::engine::{Effect, Input, Phase, PlannedStep, Rotation};
+use crate::engine::{
+    Effect, GateFacts, GatePolicy, Input, Phase, PlannedStep, Rotation, approvals, gate,
+};
 use crate::fingerprint::{self, FingerprintKey};
 use crate::generate;
 use crate::github::rest::{CheckOutput, RepoApi, RestError, listed};
@@ -24,7 +26,7 @@ use crate::policy::{CONFIG_FILE, Config, Credential, GeneratorSpec};
 use crate::runtime::{Clock, ExecError, Executor, Outcome};
 use crate::sops::Identities;
 
-use super::{approvals, push_check, render};
+use super::{push_check, render};
 
 /// What the executor learned on GitHub, kept between passes: ids it would otherwise look up
 /// again.
@@ -467,7 +469,12 @@ impl GitHubExecutor {
     }
 
     /// Rewrites the sticky status comment and, while the pull request is open, the gate.
-    async fn status(&self, rotation: &Rotation, news: &str) -> Result<Outcome, ExecError> {
+    async fn status(
+        &self,
+        rotation: &Rotation,
+        key: &str,
+        news: &str,
+    ) -> Result<Outcome, ExecError> {
         let Some((pr, number)) = self.current_number(rotation) else {
             return Ok(receipt("no pull request yet"));
         };
@@ -475,45 +482,85 @@ impl GitHubExecutor {
         if let Err(e) = self.put_comment(rotation, number, &body).await {
             return transient_or(e, "writing the status comment").map(receipt_owned);
         }
-        // Gates shown as waiting that the rotation has passed turn green.
-        for (i, f) in &rotation.facts.prs {
-            let at_gate = matches!(rotation.phase, Phase::Rollout { pr: p, step } if p == *i
-                && matches!(rotation.plan.get(p).and_then(|x| x.steps.get(step)), Some(PlannedStep::Gate { .. })));
-            if let (Some(n), false) = (f.number, at_gate)
-                && let Err(e) = self.finish_waiting(n).await
-            {
-                return transient_or(e, "writing the gate check").map(receipt_owned);
-            }
-        }
         let gate = match &rotation.phase {
-            Phase::Open { pr: p } if *p == pr => self.gate(rotation, pr, number).await,
-            Phase::Rollout { pr: p, step } if *p == pr => {
-                self.rollout_gate(rotation, pr, *step, number).await
-            }
-            _ => Ok(()),
+            Phase::Open { pr: p } if *p == pr => self.gate(rotation, pr, number, key).await,
+            Phase::Rollout { pr: p, step } if *p == pr => self
+                .rollout_gate(rotation, pr, *step, number)
+                .await
+                .map(|()| None),
+            _ => Ok(None),
         };
-        if let Err(e) = gate {
-            return transient_or(e, "writing the gate check").map(receipt_owned);
+        match gate {
+            Ok(feedback) => Ok(Outcome {
+                receipt: "status written".into(),
+                feedback,
+            }),
+            Err(e) => transient_or(e, "writing the gate check").map(receipt_owned),
         }
-        Ok(receipt("status written"))
     }
 
-    /// Turns a gate check run this process showed as waiting green.
-    async fn finish_waiting(&self, number: u64) -> Result<(), RestError> {
-        let Some(head) = self.memo.with(|m| m.waiting.remove(&number)).flatten() else {
-            return Ok(());
+    /// Ends the wait a manual gate's check run shows, as the engine said (see
+    /// [`Effect::SettleGate`]): green once confirmed, neutral when the rotation left the gate
+    /// otherwise. The head is the one the wait was shown on, or the pull request's now.
+    async fn settle_gate(
+        &self,
+        number: u64,
+        gate: &str,
+        confirmed_by: Option<&str>,
+    ) -> Result<Outcome, ExecError> {
+        let known = self.memo.with(|m| m.waiting.remove(&number)).flatten();
+        let head = match known {
+            Some(h) => h,
+            None => match self.repo.pull(number).await {
+                Ok(p) => p.head.sha,
+                Err(e) => return transient_or(e, "reading the pull request").map(receipt_owned),
+            },
         };
-        self.put_gate(
-            &head,
-            CheckOutput {
+        let out = match confirmed_by {
+            Some(by) => CheckOutput {
                 name: render::GATE_CHECK.into(),
                 conclusion: Some("success"),
                 title: "Gate confirmed".into(),
-                summary: "The manual gate was confirmed; the rollout goes on.".into(),
+                summary: format!("Gate {gate} was confirmed by @{by}; the rollout goes on."),
                 actions: &[],
             },
-        )
-        .await
+            None => CheckOutput {
+                name: render::GATE_CHECK.into(),
+                conclusion: Some("neutral"),
+                title: format!("Gate {gate} no longer waits"),
+                summary: format!(
+                    "The rotation left gate {gate} without a confirmation (see the status comment)."
+                ),
+                actions: &[],
+            },
+        };
+        match self.put_gate(&head, out).await {
+            Ok(()) => Ok(receipt("gate check settled")),
+            Err(e) => transient_or(e, "writing the gate check").map(receipt_owned),
+        }
+    }
+
+    /// Answers a person with a comment. The effect's key, hidden in the comment, finds it
+    /// again when the effect is replayed after a crash, so the answer is posted once.
+    async fn reply(&self, key: &str, number: u64, text: &str) -> Result<Outcome, ExecError> {
+        let marker = format!("<!-- keyroll:reply {key} -->");
+        let posted = match self.repo.comments(number).await {
+            Ok(list) => list
+                .into_iter()
+                .find(|c| c.body.as_deref().is_some_and(|b| b.contains(&marker))),
+            Err(e) => return transient_or(e, "reading the comments").map(receipt_owned),
+        };
+        if let Some(c) = posted {
+            return Ok(receipt_owned(format!("comment {} (found)", c.id)));
+        }
+        match self
+            .repo
+            .create_comment(number, &format!("{text}\n\n{marker}"))
+            .await
+        {
+            Ok(id) => Ok(receipt_owned(format!("comment {id}"))),
+            Err(e) => transient_or(e, "commenting").map(receipt_owned),
+        }
     }
 
     /// After the merge, the gate check run of the pull request shows a manual gate that waits
@@ -561,10 +608,17 @@ impl GitHubExecutor {
         self.put_gate(&head, out).await
     }
 
-    /// Works out what stands between an open pull request and its merge (hold, config,
-    /// manual value, approvals on its current head), writes the `keyroll/gate` check run, and
-    /// merges when nothing does and the config lets keyroll merge.
-    async fn gate(&self, rotation: &Rotation, pr: usize, number: u64) -> Result<(), RestError> {
+    /// Fetches what the gate of an open pull request depends on (its head and draft state,
+    /// reviews, the push check), has [`gate::evaluate`] decide, and writes the
+    /// `keyroll/gate` check run. What the decision asks for (mark ready, merge) goes back to
+    /// the engine as an input, which emits it as outbox effects.
+    async fn gate(
+        &self,
+        rotation: &Rotation,
+        pr: usize,
+        number: u64,
+        evaluation: &str,
+    ) -> Result<Option<Input>, RestError> {
         let pushed = rotation
             .facts
             .prs
@@ -591,51 +645,39 @@ impl GitHubExecutor {
             }
         };
         let head = known.head.clone();
-        let manual = rotation
-            .plan
-            .get(pr)
-            .is_some_and(|p| p.change.needs_new_values())
-            && self.manual_pending(rotation, pr);
         let cred = self.credential(&rotation.credential).cloned();
         let push_problems = match (&cred, &pull, pushed) {
             (Some(c), Some(pull), true) => Some(self.check_push(rotation, pr, c, pull).await?),
             _ => None,
         };
-        let mut unmet = render::gate_conditions(
-            rotation,
-            pr,
-            self.config_problem.as_deref(),
-            manual,
-            push_problems.as_deref(),
-        );
+        let mut reviews = Vec::new();
         let mut notes = Vec::new();
+        let policy = cred.as_ref().map(|c| GatePolicy {
+            required: c.approvals.required,
+            from: c.approvals.from.clone(),
+            requester_counts: c.approvals.requester_counts,
+            automerge: c.automerge,
+        });
         if let Some(cred) = &cred {
-            let mut facts = Vec::new();
             // A pull request this pass opened has no reviews yet.
-            let reviews = if known.fresh {
+            let listed_reviews = if known.fresh {
                 Vec::new()
             } else {
                 self.repo.reviews(number).await?
             };
-            for r in reviews {
+            for r in listed_reviews {
                 let Some(user) = r.user else { continue };
-                let eligible =
-                    user.kind != "Bot" && self.eligible(&cred.approvals.from, &user.login).await?;
-                facts.push(approvals::ReviewFact {
+                let bot = user.kind == "Bot";
+                // A bot's review never counts: no need to ask about its teams.
+                let eligible = !bot && self.eligible(&cred.approvals.from, &user.login).await?;
+                reviews.push(approvals::ReviewFact {
                     login: user.login,
                     state: r.state,
                     commit: r.commit_id,
                     eligible,
+                    bot,
                 });
             }
-            let tally = approvals::tally(
-                &facts,
-                &head,
-                cred.approvals.required,
-                rotation.requested_by.as_deref(),
-                cred.approvals.requester_counts,
-            );
-            unmet.extend(tally.unmet(&cred.approvals.from));
             if let Some(n) = self.protection_approvals().await?
                 && n != cred.approvals.required
             {
@@ -645,6 +687,22 @@ impl GitHubExecutor {
                 ));
             }
         }
+        let decision = gate::evaluate(
+            rotation,
+            pr,
+            &GateFacts {
+                head_sha: &head,
+                open: known.open,
+                draft: known.draft,
+                config_problem: self.config_problem.as_deref(),
+                manual_credential: cred
+                    .as_ref()
+                    .is_some_and(|c| matches!(c.generator, GeneratorSpec::Manual { .. })),
+                push_problems: push_problems.as_deref(),
+                reviews: &reviews,
+                policy: policy.as_ref(),
+            },
+        );
         if known.fresh {
             // Its first gate check: none to find.
             self.memo.with(|m| {
@@ -656,35 +714,78 @@ impl GitHubExecutor {
                 }
             });
         }
-        self.put_gate(&head, render::gate_output_noted(&unmet, &notes))
+        self.put_gate(&head, render::gate_output_noted(&decision.unmet, &notes))
             .await?;
-        let mut draft = known.draft;
-        // A manual credential's draft is ready once the person's value checks out.
-        if unmet.is_empty()
-            && draft
-            && let Some(node) = &known.node_id
-        {
-            self.repo.mark_ready(node).await?;
-            draft = false;
-            self.memo.with(|m| {
-                if let Some(o) = m.opened.get_mut(&number) {
-                    o.draft = false;
-                }
-            });
+        if decision.actions.is_empty() {
+            return Ok(None);
         }
-        let automerge = cred.as_ref().is_some_and(|c| c.automerge);
-        if unmet.is_empty() && automerge && known.open && !draft {
-            match self.repo.merge(number, &head).await {
-                Ok(()) => {
-                    tracing::info!(rotation = %rotation.id, pull_request = number, "merged: approvals and the gate are met, and the config lets keyroll merge")
-                }
-                Err(e) if e.is_transient() => return Err(e),
-                Err(e) => {
-                    tracing::warn!(rotation = %rotation.id, pull_request = number, error = %e, "could not merge; people can")
-                }
+        Ok(Some(Input::GateEvaluated {
+            number,
+            head_sha: head,
+            actions: decision.actions,
+            evaluation: evaluation.to_owned(),
+        }))
+    }
+
+    /// Marks a draft ready, as the engine asked after the gate was met. A pull request
+    /// already ready counts as done.
+    async fn mark_ready(&self, number: u64) -> Result<Outcome, ExecError> {
+        let known = self.memo.with(|m| m.opened.get(&number).cloned()).flatten();
+        let node = match known {
+            Some(o) if !o.draft => return Ok(receipt("already ready")),
+            Some(Opened {
+                node_id: Some(n), ..
+            }) => n,
+            _ => match self.repo.pull(number).await {
+                Ok(p) if p.draft != Some(true) => return Ok(receipt("already ready")),
+                Ok(p) => match p.node_id {
+                    Some(n) => n,
+                    None => return Ok(receipt("no node id: people mark it ready")),
+                },
+                Err(e) => return transient_or(e, "reading the pull request").map(receipt_owned),
+            },
+        };
+        if let Err(e) = self.repo.mark_ready(&node).await {
+            return transient_or(e, "marking the pull request ready").map(receipt_owned);
+        }
+        self.memo.with(|m| {
+            if let Some(o) = m.opened.get_mut(&number) {
+                o.draft = false;
             }
+        });
+        Ok(receipt("marked ready"))
+    }
+
+    /// Merges at `head_sha`, as the engine asked after the gate was met. A pull request
+    /// already merged counts as merged; one GitHub will not merge (the branch moved, a rule
+    /// of the repository) is left to people, with the reason in the receipt.
+    async fn merge(
+        &self,
+        rotation: &Rotation,
+        number: u64,
+        head_sha: &str,
+    ) -> Result<Outcome, ExecError> {
+        match self.repo.merge(number, head_sha).await {
+            Ok(()) => {
+                tracing::info!(rotation = %rotation.id, pull_request = number, "merged: approvals and the gate are met, and the config lets keyroll merge");
+                // Gates evaluated before the merge's webhook arrives see it closed.
+                self.memo.with(|m| {
+                    if let Some(o) = m.opened.get_mut(&number) {
+                        o.open = false;
+                    }
+                });
+                Ok(receipt("merged"))
+            }
+            Err(e) if e.is_transient() => Err(ExecError(format!("merging: {e}"))),
+            Err(e) => match self.repo.pull(number).await {
+                Ok(p) if p.merged == Some(true) => Ok(receipt("already merged")),
+                Ok(_) => {
+                    tracing::warn!(rotation = %rotation.id, pull_request = number, error = %e, "could not merge; people can");
+                    Ok(receipt_owned(format!("not merged: {e}")))
+                }
+                Err(read) => transient_or(read, "reading the pull request").map(receipt_owned),
+            },
         }
-        Ok(())
     }
 
     /// Checks the whole change of a pull request a person pushed to (see [`push_check`]).
@@ -732,17 +833,6 @@ impl GitHubExecutor {
         };
         self.memo.with(|m| m.protection = Some(n));
         Ok(n)
-    }
-
-    /// Whether a manual credential still waits for its value (no person pushed yet).
-    fn manual_pending(&self, rotation: &Rotation, pr: usize) -> bool {
-        self.credential(&rotation.credential)
-            .is_some_and(|c| matches!(c.generator, GeneratorSpec::Manual { .. }))
-            && !rotation
-                .facts
-                .prs
-                .get(&pr)
-                .is_some_and(|f| f.edited_by_person)
     }
 
     async fn notify(&self, rotation: &Rotation, text: &str) -> Result<Outcome, ExecError> {
@@ -838,7 +928,7 @@ impl Executor for GitHubExecutor {
     async fn execute(
         &self,
         rotation: &Rotation,
-        _key: &str,
+        key: &str,
         effect: &Effect,
     ) -> Result<Outcome, ExecError> {
         match effect {
@@ -846,8 +936,19 @@ impl Executor for GitHubExecutor {
                 self.open(rotation, *pr, *change, branch).await
             }
             Effect::ClosePullRequest { number } => self.close(*number).await,
-            Effect::UpdateStatus { text } => self.status(rotation, text).await,
+            Effect::UpdateStatus { text } => self.status(rotation, key, text).await,
             Effect::Notify { text } => self.notify(rotation, text).await,
+            Effect::MarkReady { number } => self.mark_ready(*number).await,
+            Effect::Merge { number, head_sha } => self.merge(rotation, *number, head_sha).await,
+            Effect::Reply { number, text } => self.reply(key, *number, text).await,
+            Effect::SettleGate {
+                number,
+                gate,
+                confirmed_by,
+            } => {
+                self.settle_gate(*number, gate, confirmed_by.as_deref())
+                    .await
+            }
             Effect::RecordRotated | Effect::ReleaseLock => {
                 Err(ExecError("the store carries this effect out".into()))
             }

@@ -140,6 +140,18 @@ impl Executor for LocalExecutor {
                     feedback: None,
                 })
             }
+            // Local pull requests have no gate and no comments: the person merges the
+            // branch and reads the log.
+            Effect::MarkReady { .. }
+            | Effect::Merge { .. }
+            | Effect::Reply { .. }
+            | Effect::SettleGate { .. } => {
+                self.say(format!("{}: {}", rotation.id, effect.describe()));
+                Ok(Outcome {
+                    receipt: "logged".into(),
+                    feedback: None,
+                })
+            }
             Effect::UpdateStatus { text } | Effect::Notify { text } => {
                 self.say(format!("{}: {text}", rotation.id));
                 Ok(Outcome {

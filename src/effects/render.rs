@@ -327,35 +327,14 @@ pub fn gate_conditions(
     awaiting_manual_value: bool,
     push_problems: Option<&[String]>,
 ) -> Vec<String> {
-    let mut unmet = Vec::new();
-    if rotation.held {
-        unmet.push("the rotation is on hold: `/keyroll unhold` lets it go on".to_owned());
-    }
-    if let Some(p) = config_problem {
-        unmet.push(format!(
-            "`.keyroll.yaml` on the default branch does not validate: {p}"
-        ));
-    }
-    if awaiting_manual_value {
-        unmet.push(
-            "a person must push the new value to this branch (`sops set`), as the instructions say"
-                .to_owned(),
-        );
-    }
-    let accepted = rotation.facts.prs.get(&pr).is_some_and(|f| f.edit_accepted);
-    match push_problems {
-        Some(problems) if !problems.is_empty() => {
-            for p in problems {
-                unmet.push(format!("the pushed change: {p}"));
-            }
-        }
-        Some(_) if !accepted => unmet.push(
-            "a person pushed to this branch and keyroll found nothing wrong: `/keyroll retry` (operator) accepts the change"
-                .to_owned(),
-        ),
-        _ => {}
-    }
-    unmet
+    // One home for the rule: the pure gate evaluation.
+    crate::engine::gate::conditions(
+        rotation,
+        pr,
+        config_problem,
+        awaiting_manual_value,
+        push_problems,
+    )
 }
 
 /// The buttons on the gate check run; they run `/keyroll confirm <the gate waiting>`,

@@ -21,9 +21,33 @@ pub enum Effect {
     UpdateStatus {
         text: String,
     },
+    /// Mark a draft pull request ready for review (one already ready counts as done).
+    MarkReady {
+        number: u64,
+    },
+    /// Merge a pull request at `head_sha`, as its gate decided (one already merged counts
+    /// as merged; a branch that moved is not merged).
+    Merge {
+        number: u64,
+        head_sha: String,
+    },
     /// Tell the owner (a comment mentioning them).
     Notify {
         text: String,
+    },
+    /// Answer a person on pull request or issue `number` (a comment, found again by the
+    /// effect's key if it was posted before a crash).
+    Reply {
+        number: u64,
+        text: String,
+    },
+    /// The manual gate `gate` of pull request `number` waits no more: its check run stops
+    /// asking for a confirmation (`confirmed_by`: who confirmed it; `None`: the rotation
+    /// stopped at the gate).
+    SettleGate {
+        number: u64,
+        gate: String,
+        confirmed_by: Option<String>,
     },
     /// Record the rotation as done: rotated-at, next due date.
     RecordRotated,
@@ -47,7 +71,20 @@ impl Effect {
             }
             Effect::ClosePullRequest { number } => format!("close pull request #{number}"),
             Effect::UpdateStatus { text } => format!("status: {text}"),
+            Effect::MarkReady { number } => format!("mark pull request #{number} ready"),
+            Effect::Merge { number, head_sha } => {
+                format!("merge pull request #{number} at {head_sha}")
+            }
             Effect::Notify { text } => format!("notify: {text}"),
+            Effect::Reply { number, text } => format!("reply on #{number}: {text}"),
+            Effect::SettleGate {
+                number,
+                gate,
+                confirmed_by,
+            } => match confirmed_by {
+                Some(by) => format!("gate {gate} of #{number}: confirmed by @{by}"),
+                None => format!("gate {gate} of #{number}: no longer waits"),
+            },
             Effect::RecordRotated => "record the rotation as done".into(),
             Effect::ReleaseLock => "release the lock".into(),
         }

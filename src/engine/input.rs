@@ -43,6 +43,19 @@ pub enum Input {
         number: u64,
         review_id: u64,
     },
+    /// The gate of an open pull request was evaluated on `head_sha` (by
+    /// [`super::gate::evaluate`], on facts the shell fetched) and nothing stands in the way:
+    /// what to do now.
+    GateEvaluated {
+        number: u64,
+        head_sha: String,
+        actions: Vec<super::gate::GateAction>,
+        /// Which evaluation (the key of the status effect that made it): each one may try
+        /// the merge again (GitHub may have refused it at this head before, while its own
+        /// required checks were pending); a replayed one may not.
+        #[serde(default)]
+        evaluation: String,
+    },
     /// A check run, commit status or deployment status concluded on a commit that contains
     /// the merge commit `merge_sha` (the runtime resolves ancestry; a check on an unrelated
     /// commit never becomes an input).

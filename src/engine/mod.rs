@@ -11,7 +11,10 @@
 //! and repetition do not change where a rotation ends up. Every effect carries an
 //! idempotency key; the executor runs each key once.
 
+pub mod approvals;
+pub mod confirm;
 mod effect;
+pub mod gate;
 mod input;
 mod lifecycle;
 mod state;
@@ -19,6 +22,7 @@ mod step;
 pub mod transcript;
 
 pub use effect::{Effect, Planned};
+pub use gate::{GateAction, GateDecision, GateFacts, GatePolicy};
 pub use input::{Command, Conclusion, Input};
 pub use lifecycle::{PlannedPr, PlannedStep, plan_for};
 pub use state::{Facts, Phase, PrFacts, Rotation};

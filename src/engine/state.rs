@@ -88,6 +88,9 @@ pub struct PrFacts {
     /// by the next push.
     #[serde(default)]
     pub edit_accepted: bool,
+    /// Who pushed to its branch (keyroll aside): their approvals do not count.
+    #[serde(default)]
+    pub pushed_by: BTreeSet<String>,
     /// Checks that succeeded on a commit containing the merge.
     pub succeeded: BTreeSet<String>,
     /// Checks that failed there, with the reason.

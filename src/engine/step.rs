@@ -1,8 +1,11 @@
 //! `step`: record what an input says, then advance as far as the facts allow.
 
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use super::confirm::{self, Confirmation};
 use super::effect::{Effect, Planned};
+use super::gate::GateAction;
 use super::input::{Command, Conclusion, Input};
 use super::lifecycle::{PlannedStep, with_rollback};
 use super::state::{Phase, Rotation};
@@ -91,7 +94,8 @@ fn resolvable(r: &Rotation, input: &Input) -> bool {
         | Input::PrClosed { number }
         | Input::PrReopened { number }
         | Input::PushedByPerson { number, .. }
-        | Input::Reviewed { number, .. } => r.pr_index(*number).is_some(),
+        | Input::Reviewed { number, .. }
+        | Input::GateEvaluated { number, .. } => r.pr_index(*number).is_some(),
         Input::Check { merge_sha, .. } => r.pr_by_merge(merge_sha).is_some(),
         Input::Command {
             command: Command::Confirm(_),
@@ -152,6 +156,7 @@ fn record_known(r: &mut Rotation, input: &Input, now: OffsetDateTime, fx: &mut E
                 let f = r.pr_facts(pr);
                 f.edited_by_person = true;
                 f.edit_accepted = false;
+                f.pushed_by.insert(login.to_ascii_lowercase());
                 if first {
                     fx.push(
                         &format!("notify/edited/{pr}"),
@@ -181,6 +186,12 @@ fn record_known(r: &mut Rotation, input: &Input, now: OffsetDateTime, fx: &mut E
                 );
             }
         }
+        Input::GateEvaluated {
+            number,
+            head_sha,
+            actions,
+            evaluation,
+        } => gate_actions(r, *number, (head_sha, evaluation), actions, fx),
         Input::Check {
             merge_sha,
             name,
@@ -209,6 +220,42 @@ fn record_known(r: &mut Rotation, input: &Input, now: OffsetDateTime, fx: &mut E
     }
 }
 
+/// Turns what a gate evaluation decided into effects, while the pull request is still the
+/// open one and nothing since put the rotation on hold or pushed a change not yet accepted
+/// (the evaluation may be older than that fact: it comes back after its status effect).
+fn gate_actions(
+    r: &Rotation,
+    number: u64,
+    (head_sha, evaluation): (&str, &str),
+    actions: &[GateAction],
+    fx: &mut Effects,
+) {
+    let Some(pr) = r.pr_index(number) else { return };
+    let unaccepted_push = r
+        .facts
+        .prs
+        .get(&pr)
+        .is_some_and(|f| f.edited_by_person && !f.edit_accepted);
+    if r.held || unaccepted_push || r.phase != (Phase::Open { pr }) {
+        return;
+    }
+    for action in actions {
+        match action {
+            GateAction::MarkReady => fx.push(&format!("ready/{pr}"), Effect::MarkReady { number }),
+            // Keyed by the head and the evaluation: a push makes a new decision on the new
+            // head, a later evaluation tries again what GitHub refused, a replay does not.
+            GateAction::Merge { head_sha: at } if at == head_sha => fx.push(
+                &format!("merge/{pr}/{at}/{evaluation}"),
+                Effect::Merge {
+                    number,
+                    head_sha: at.clone(),
+                },
+            ),
+            GateAction::Merge { .. } => {}
+        }
+    }
+}
+
 fn attempts(r: &Rotation, pr: usize) -> u32 {
     r.facts.attempts.get(&pr).copied().unwrap_or(0)
 }
@@ -222,20 +269,38 @@ fn command_input(
     fx: &mut Effects,
 ) {
     match command {
-        Command::Confirm(gate) => {
-            // A confirmation belongs to the pull request it was given on, or to the one
-            // whose rollout is under way.
-            let pr = pr_number.and_then(|n| r.pr_index(n)).or(match r.phase {
-                Phase::Rollout { pr, .. } | Phase::Stalled { pr, .. } => Some(pr),
-                _ => None,
-            });
-            if let Some(pr) = pr {
+        Command::Confirm(gate) => match confirm::confirmation(r, pr_number, gate) {
+            Confirmation::Open { pr } => {
                 r.pr_facts(pr)
                     .confirmed
                     .entry(gate.clone())
                     .or_insert_with(|| actor.to_owned());
             }
-        }
+            // Too early: kept, it would pass the gate later with nobody confirming then.
+            Confirmation::NotYet { pr, opens } => {
+                let on = pr_number.or_else(|| r.facts.prs.get(&pr).and_then(|f| f.number));
+                if let Some(number) = on {
+                    // Keyed by what it says too: an early confirm later on (same second, other
+                    // waves left) is answered again, a replayed one is not.
+                    let said: String = Sha256::digest(opens.as_bytes())
+                        .iter()
+                        .take(4)
+                        .map(|b| format!("{b:02x}"))
+                        .collect();
+                    fx.push(
+                        &format!(
+                            "reply/confirm-early/{gate}/{actor}/{}/{said}",
+                            now.unix_timestamp()
+                        ),
+                        Effect::Reply {
+                            number,
+                            text: confirm::too_early(actor, gate, &opens),
+                        },
+                    );
+                }
+            }
+            Confirmation::Passed { .. } | Confirmation::Unknown => {}
+        },
         Command::Hold => {
             if !r.held {
                 r.held = true;
@@ -447,7 +512,17 @@ fn advance_rollout(
             instructions,
             ..
         } => {
-            if f.confirmed.contains_key(name) {
+            if let Some(by) = f.confirmed.get(name) {
+                if let Some(number) = f.number {
+                    fx.push(
+                        &format!("gate-settled/{pr}/{name}"),
+                        Effect::SettleGate {
+                            number,
+                            gate: name.clone(),
+                            confirmed_by: Some(by.clone()),
+                        },
+                    );
+                }
                 r.phase = Phase::Rollout { pr, step: step + 1 };
                 r.step_since = now;
             } else {
@@ -527,7 +602,28 @@ fn open_pr(r: &Rotation, pr: usize, fx: &mut Effects) {
     }
 }
 
+/// A rotation leaving a manual gate without its confirmation (abort, rollback): the gate's
+/// check run stops asking for one.
+fn leave_gate(r: &Rotation, fx: &mut Effects) {
+    let Phase::Rollout { pr, step } = r.phase else {
+        return;
+    };
+    if let Some(PlannedStep::Gate { name, .. }) = r.plan.get(pr).and_then(|p| p.steps.get(step))
+        && let Some(number) = r.facts.prs.get(&pr).and_then(|f| f.number)
+    {
+        fx.push(
+            &format!("gate-settled/{pr}/{name}"),
+            Effect::SettleGate {
+                number,
+                gate: name.clone(),
+                confirmed_by: None,
+            },
+        );
+    }
+}
+
 fn abort(r: &mut Rotation, reason: &str, fx: &mut Effects) {
+    leave_gate(r, fx);
     for (pr, f) in &r.facts.prs {
         if let Some(number) = f.number
             && f.merge_sha.is_none()
@@ -585,6 +681,7 @@ fn rollback(r: &mut Rotation, actor: &str, fx: &mut Effects) {
         );
         return;
     }
+    leave_gate(r, fx);
     // Close what is open and not merged; then the reverse of add.
     for (pr, f) in &r.facts.prs {
         if let Some(number) = f.number

@@ -88,6 +88,29 @@ pub fn describe(input: &Input) -> String {
         Input::PrReopened { number } => format!("#{number} reopened"),
         Input::PushedByPerson { number, login, .. } => format!("@{login} pushed to #{number}"),
         Input::Reviewed { number, review_id } => format!("#{number} reviewed ({review_id})"),
+        Input::GateEvaluated {
+            number,
+            head_sha,
+            actions,
+            ..
+        } => format!(
+            "gate of #{number} met at {head_sha}{}",
+            if actions.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ": {}",
+                    actions
+                        .iter()
+                        .map(|a| match a {
+                            super::GateAction::MarkReady => "mark ready",
+                            super::GateAction::Merge { .. } => "merge",
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        ),
         Input::Check {
             merge_sha,
             name,

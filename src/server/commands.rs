@@ -1,13 +1,18 @@
-//! `/keyroll` comments: parse (pure, [`crate::commands`]), resolve the commenter's role,
-//! check it, then act: reply (help, status, plan), start a rotation, or hand the engine a
-//! command input. Receipt is an "eyes" reaction; the result a +1 or -1; a reply only when
-//! words are needed. Every command read lands in the command log with its comment's URL.
+//! `/keyroll` comments, the shell around two pure functions: parse ([`crate::commands`]),
+//! fetch the facts a decision needs (the commenter's role, a gate's confirmers, the config,
+//! the rotations under way), let [`decide::decide`] decide, then carry it out: build a plan,
+//! start a rotation, or hand the engine a command input. Receipt is an "eyes" reaction; the
+//! result a +1 or -1; a reply only when words are needed. Every command read lands in the
+//! command log with its comment's URL, with the result stored before anything is said.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use tracing::Instrument;
+
+use crate::commands::decide::{self, Action};
 use crate::commands::{self, Invocation, Parsed, Place, Role, Verb};
-use crate::engine::{Command, Input, PlannedStep, Rotation};
+use crate::engine::{Command, Input, Rotation};
 use crate::github::rest::{RepoApi, RestError, listed};
 use crate::github::webhook::Actor;
 use crate::policy::Credential;
@@ -122,14 +127,8 @@ pub(super) async fn button(w: &mut Worker, repo: &str, p: Press<'_>) -> Result<S
     };
     let active = w.s.store.active_rotations(repo).await?;
     let rotation = active.iter().find(|r| r.pr_index(number).is_some());
-    let text = match (p.button, rotation) {
-        ("confirm", Some(r)) => match waiting_gate(r) {
-            Some(gate) => format!("/keyroll confirm {gate}"),
-            None => "/keyroll status".to_owned(),
-        },
-        ("hold", _) => "/keyroll hold".to_owned(),
-        ("retry", _) => "/keyroll retry".to_owned(),
-        _ => return Ok(format!("button {}: nothing to do", p.button)),
+    let Some(text) = decide::button(p.button, rotation) else {
+        return Ok(format!("button {}: nothing to do", p.button));
     };
     let pressed = Comment {
         delivery: p.delivery,
@@ -142,17 +141,6 @@ pub(super) async fn button(w: &mut Worker, repo: &str, p: Press<'_>) -> Result<S
         from_button: true,
     };
     comment(w, repo, pressed).await
-}
-
-/// The gate a rotation waits at, if it waits at one.
-fn waiting_gate(r: &Rotation) -> Option<String> {
-    let crate::engine::Phase::Rollout { pr, step } = r.phase else {
-        return None;
-    };
-    match r.plan.get(pr)?.steps.get(step)? {
-        PlannedStep::Gate { name, .. } => Some(name.clone()),
-        PlannedStep::Wave { .. } => None,
-    }
 }
 
 fn describe(inv: &Invocation) -> String {
@@ -241,7 +229,7 @@ pub(super) async fn comment(
     // The delivery handled again (its last attempt failed, or keyroll stopped): the command
     // ran already; only what is left of answering it is done.
     if let Some(result) = w.s.store.command_result(c.delivery).await? {
-        return answer(w, &api, &c, &result).await;
+        return answer(w, &api, &c, &result, true).await;
     }
     if !c.from_button {
         api.react(c.id, "eyes").await?;
@@ -294,21 +282,46 @@ pub(super) async fn comment(
         .record_command_result(&record, c.delivery, &result, now)
         .await?;
     tracing::info!(repository = repo, actor = %c.author.login, actor_id = c.author.id, command = %line, outcome = %done.outcome, "command");
-    answer(w, &api, &c, &result).await
+    answer(w, &api, &c, &result, false).await
 }
 
 /// Says what came of a command: its reply (once), then the +1 or -1 reaction (which
-/// GitHub keeps once however often it is given).
+/// GitHub keeps once however often it is given). The stored result is the command's
+/// outbox: it is written before anything is said. The reply carries the delivery id hidden,
+/// so a `replay` (keyroll stopped after posting, before noting it) finds it instead of
+/// posting it twice.
 async fn answer(
     w: &Worker,
     api: &RepoApi,
     c: &Comment<'_>,
     result: &CommandResult,
+    replay: bool,
+) -> Result<String, StartError> {
+    let span = tracing::info_span!("answer", delivery = c.delivery, replay);
+    say(w, api, c, result, replay).instrument(span).await
+}
+
+async fn say(
+    w: &Worker,
+    api: &RepoApi,
+    c: &Comment<'_>,
+    result: &CommandResult,
+    replay: bool,
 ) -> Result<String, StartError> {
     if !result.replied
         && let Some(text) = &result.reply
     {
-        api.create_comment(c.issue, text).await?;
+        let marker = format!("<!-- keyroll:reply {} -->", c.delivery);
+        let posted = replay
+            && api
+                .comments(c.issue)
+                .await?
+                .iter()
+                .any(|k| k.body.as_deref().is_some_and(|b| b.contains(&marker)));
+        if !posted {
+            api.create_comment(c.issue, &format!("{text}\n\n{marker}"))
+                .await?;
+        }
         w.s.store
             .command_replied(c.delivery, w.s.clock.now())
             .await?;
@@ -327,6 +340,8 @@ struct Scene<'a> {
     active: &'a [Rotation],
 }
 
+/// Fetches what [`decide::decide`] needs (the config, the caller's role, whether they are
+/// one of a gate's confirmers), then carries its decision out.
 async fn run(
     w: &mut Worker,
     api: &RepoApi,
@@ -340,258 +355,68 @@ async fn run(
         rotation,
         active,
     } = scene;
-    let at = |text: String| format!("@{} {text}", c.author.login);
-    // The credential the command is about: named, or the pull request's.
-    let cred_name = match (inv.verb, &inv.arg, rotation) {
-        (Verb::Rotate | Verb::Plan, Some(name), _) => Some(name.clone()),
-        (_, _, Some(r)) => Some(r.credential.clone()),
-        _ => None,
-    };
     let config_state = w.config(repo).await?.config;
-    let config_problem = config_state.as_ref().err().cloned();
-    let config = config_state.ok();
-    let cred = match (&config, &cred_name) {
-        (Some(cfg), Some(name)) => cfg.credential(name).cloned(),
-        _ => None,
+    let config = config_state.as_deref().map_err(String::as_str);
+    let cred = decide::credential_named(inv, rotation)
+        .and_then(|name| config.ok()?.credential(&name).cloned());
+    let role = resolve_role(w, api, c.author, cred.as_ref()).await?;
+    // Team membership costs requests: asked only when a gate names its confirmers.
+    let confirmers = match (inv.verb, rotation, &inv.arg) {
+        (Verb::Confirm, Some(r), Some(gate)) => decide::confirmers(r, gate).unwrap_or_default(),
+        _ => &[],
     };
-    // Nothing starts on a broken config; say why (the dashboard shows it too).
-    if inv.verb == Verb::Rotate
-        && let Some(problems) = &config_problem
-    {
-        return Ok(Done::refused(
-            "refused",
-            at(format!(
-                "`.keyroll.yaml` on the default branch has problems; no rotation starts until they are fixed:\n\n```\n{problems}\n```"
-            )),
-        ));
-    }
-    let Some(role) = resolve_role(w, api, c.author, cred.as_ref()).await? else {
-        return Ok(Done::refused(
-            "denied",
-            at("keyroll takes commands only from people with access to this repository.".into()),
-        ));
+    let confirmer = role.is_some()
+        && !confirmers.is_empty()
+        && listed(api, confirmers, &c.author.login).await?;
+    let facts = decide::Facts {
+        actor: &c.author.login,
+        role,
+        place,
+        issue: c.issue,
+        rotation,
+        active,
+        config,
+        confirmer,
     };
-    // A gate's confirmers are named by the gate (checked below); every other verb by role.
-    let allowed = if inv.verb == Verb::Confirm {
-        commands::allow_place(inv, place)
-    } else {
-        commands::allow(inv, role, place)
+    let d = decide::decide(inv, &facts);
+    let mut done = Done {
+        ok: d.ok,
+        outcome: d.outcome,
+        reply: d.reply,
+        rotation: d.rotation,
     };
-    if let Err(refusal) = allowed {
-        return Ok(Done::refused(
-            "denied",
-            at(format!(
-                "{refusal} `/keyroll help` lists what you may run here."
-            )),
-        ));
-    }
-    let ok = |outcome: &str, reply: Option<String>| Done {
-        ok: true,
-        outcome: outcome.to_owned(),
-        reply,
-        rotation: rotation.map(|r| r.id.clone()),
-    };
-    match inv.verb {
-        Verb::Help => Ok(ok("ran", Some(commands::help(role, place)))),
-        Verb::Status => {
-            let text = match rotation {
-                Some(r) => crate::effects::render::status_text(r, "status asked for"),
-                None if active.is_empty() => "No rotation is under way.".into(),
-                None => active
-                    .iter()
-                    .map(|r| {
-                        format!(
-                            "- `{}` of `{}`: {}",
-                            r.id,
-                            r.credential,
-                            crate::effects::render::phase_words(r)
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n"),
+    match d.action {
+        None => {}
+        Some(Action::Preview { credential }) => {
+            let text = match config.ok().and_then(|c| c.credential(&credential)) {
+                Some(cred) => match w.preview(repo, cred).await {
+                    Ok(t) => t,
+                    Err(reason) => format!("keyroll could not build the plan: {reason}"),
+                },
+                None => format!("`.keyroll.yaml` has no credential `{credential}`."),
             };
-            Ok(ok("ran", Some(text)))
+            done.reply = Some(text);
         }
-        Verb::Plan => {
-            let Some(cred) = &cred else {
-                return Ok(Done::refused(
-                    "invalid",
-                    at(format!(
-                        "name a credential of `.keyroll.yaml`: `/keyroll plan <credential>`{}",
-                        cred_name
-                            .map(|n| format!(" (there is no `{n}`)"))
-                            .unwrap_or_default()
-                    )),
-                ));
-            };
-            let text = match w.preview(repo, cred).await {
-                Ok(t) => t,
-                Err(reason) => format!("keyroll could not build the plan: {reason}"),
-            };
-            Ok(ok("ran", Some(text)))
-        }
-        Verb::Rotate => {
-            let Some(cred) = &cred else {
-                return Ok(Done::refused(
-                    "invalid",
-                    at(format!(
-                        "`.keyroll.yaml` on the default branch has no credential `{}`.",
-                        inv.arg.as_deref().unwrap_or_default()
-                    )),
-                ));
-            };
-            if let Some(busy) = active.iter().find(|r| r.credential == cred.name) {
-                return Ok(Done::refused(
-                    "busy",
-                    at(format!(
-                        "`{}` is already rotating: `{}`, {}.",
-                        cred.name,
-                        busy.id,
-                        crate::effects::render::phase_words(busy)
-                    )),
-                ));
-            }
-            // Rotations that share a file wait for each other: say so instead of starting one
-            // that can only stop.
-            let files: Vec<&str> = cred.locations.iter().map(|l| l.file.as_str()).collect();
-            let sharing = active.iter().find_map(|r| {
-                let other = config.as_ref()?.credential(&r.credential)?;
-                let shared = other
-                    .locations
-                    .iter()
-                    .find(|l| files.contains(&l.file.as_str()))?;
-                Some((r, shared.file.clone()))
-            });
-            if let Some((busy, file)) = sharing {
-                return Ok(Done::refused(
-                    "busy",
-                    at(format!(
-                        "`{}` shares `{file}` with `{}`, which `{}` is rotating; start it when that one is done.",
-                        cred.name, busy.credential, busy.id
-                    )),
-                ));
-            }
+        Some(Action::Start {
+            credential,
+            emergency,
+        }) => {
             let id = w
-                .start(repo, &cred.name, inv.emergency, Some(&c.author.login))
+                .start(repo, &credential, emergency, Some(&c.author.login))
                 .await?;
-            Ok(Done {
-                ok: true,
-                outcome: "ran".into(),
-                reply: Some(at(format!(
-                    "started {}rotation `{id}` of `{}`.",
-                    if inv.emergency { "emergency " } else { "" },
-                    cred.name
-                ))),
-                rotation: Some(id),
-            })
+            done.reply = Some(decide::started(
+                &c.author.login,
+                &id,
+                &credential,
+                emergency,
+            ));
+            done.rotation = Some(id);
         }
-        Verb::Confirm => {
-            let Some(r) = rotation else {
-                return Ok(Done::refused(
-                    "invalid",
-                    at("there is no rotation on this pull request.".into()),
-                ));
-            };
-            let gate = inv.arg.clone().unwrap_or_default();
-            let confirmers = r.plan.iter().flat_map(|p| &p.steps).find_map(|s| match s {
-                PlannedStep::Gate { name, confirm, .. } if *name == gate => Some(confirm.clone()),
-                _ => None,
-            });
-            let Some(confirmers) = confirmers else {
-                let gates: Vec<String> = r
-                    .plan
-                    .iter()
-                    .flat_map(|p| &p.steps)
-                    .filter_map(|s| match s {
-                        PlannedStep::Gate { name, .. } => Some(format!("`{name}`")),
-                        _ => None,
-                    })
-                    .collect();
-                return Ok(Done::refused(
-                    "invalid",
-                    at(format!(
-                        "rotation `{}` has no gate `{gate}`; its gates: {}.",
-                        r.id,
-                        if gates.is_empty() {
-                            "none".into()
-                        } else {
-                            gates.join(", ")
-                        }
-                    )),
-                ));
-            };
-            let may = role >= Role::Admin
-                || (confirmers.is_empty() && role >= Role::Owner)
-                || listed(api, &confirmers, &c.author.login).await?;
-            if !may {
-                return Ok(Done::refused(
-                    "denied",
-                    at(format!(
-                        "gate `{gate}` is confirmed by {}; you are not one of them.",
-                        confirmers.join(", ")
-                    )),
-                ));
-            }
-            engine_command(w, repo, c, r, Command::Confirm(gate)).await
-        }
-        Verb::Retry if rotation.is_none() => {
-            let id = inv.arg.clone().unwrap_or_default();
-            let Some(r) = active.iter().find(|r| r.id == id) else {
-                return Ok(Done::refused(
-                    "invalid",
-                    at(format!(
-                        "name a rotation under way: `/keyroll retry <rotation-id>`{}",
-                        if id.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" (`{id}` is not one)")
-                        }
-                    )),
-                ));
-            };
-            engine_command(w, repo, c, r, Command::Retry).await
-        }
-        Verb::Hold | Verb::Unhold | Verb::Retry => {
-            let Some(r) = rotation else {
-                return Ok(Done::refused(
-                    "invalid",
-                    at("there is no rotation on this pull request.".into()),
-                ));
-            };
-            let command = match inv.verb {
-                Verb::Hold => Command::Hold,
-                Verb::Unhold => Command::Unhold,
-                _ => Command::Retry,
-            };
-            engine_command(w, repo, c, r, command).await
-        }
-        Verb::Rollback | Verb::Abort => {
-            let id = inv.arg.clone().unwrap_or_default();
-            let target = match rotation {
-                Some(r) if r.id == id => Some(r),
-                Some(_) => None,
-                None => active.iter().find(|r| r.id == id),
-            };
-            let Some(r) = target else {
-                return Ok(Done::refused(
-                    "invalid",
-                    at(format!(
-                        "`{id}` is not {}.",
-                        rotation.map_or("a rotation under way".to_owned(), |r| format!(
-                            "this pull request's rotation (`{}`)",
-                            r.id
-                        ))
-                    )),
-                ));
-            };
-            let command = if inv.verb == Verb::Rollback {
-                Command::Rollback
-            } else {
-                Command::Abort
-            };
-            engine_command(w, repo, c, r, command).await
+        Some(Action::Engine { rotation, command }) => {
+            engine_command(w, repo, c, &rotation, command).await?;
         }
     }
+    Ok(done)
 }
 
 /// Hands a checked command to the engine, as an input of the rotation.
@@ -599,9 +424,9 @@ async fn engine_command(
     w: &mut Worker,
     repo: &str,
     c: &Comment<'_>,
-    r: &Rotation,
+    rotation: &str,
     command: Command,
-) -> Result<Done, StartError> {
+) -> Result<(), StartError> {
     let input = Input::Command {
         command,
         actor: c.author.login.clone(),
@@ -609,17 +434,12 @@ async fn engine_command(
     };
     w.s.store
         .enqueue(
-            &format!("{}/{}", c.delivery, r.id),
+            &format!("{}/{rotation}", c.delivery),
             repo,
-            &r.id,
+            rotation,
             &input,
             w.s.clock.now(),
         )
         .await?;
-    Ok(Done {
-        ok: true,
-        outcome: "ran".into(),
-        reply: None,
-        rotation: Some(r.id.clone()),
-    })
+    Ok(())
 }

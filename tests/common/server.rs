@@ -24,7 +24,8 @@ pub const APP_ID: &str = "1234";
 #[derive(Debug, Clone)]
 pub struct TestClock(
     pub Arc<Mutex<OffsetDateTime>>,
-    pub Arc<Mutex<Option<&'static str>>>,
+    /// The span whose read panics, after how many reads in it that go well.
+    pub Arc<Mutex<Option<(&'static str, u32)>>>,
 );
 
 impl TestClock {
@@ -42,21 +43,32 @@ impl TestClock {
 
     /// The next read of the time inside a tracing span named `span` panics (once).
     pub fn panic_once_in(&self, span: &'static str) {
-        *self.1.lock().unwrap() = Some(span);
+        self.panic_once_in_after(span, 0);
+    }
+
+    /// Like [`Self::panic_once_in`], after `reads` reads in that span that go well.
+    pub fn panic_once_in_after(&self, span: &'static str, reads: u32) {
+        *self.1.lock().unwrap() = Some((span, reads));
     }
 }
 
 impl Clock for TestClock {
     fn now(&self) -> OffsetDateTime {
-        let armed = *self.1.lock().unwrap();
-        if let Some(name) = armed
+        let mut armed = self.1.lock().unwrap();
+        if let Some((name, reads)) = *armed
             && tracing::Span::current()
                 .metadata()
                 .is_some_and(|m| m.name() == name)
         {
-            *self.1.lock().unwrap() = None;
-            panic!("injected fault: the clock could not be read");
+            if reads > 0 {
+                *armed = Some((name, reads - 1));
+            } else {
+                *armed = None;
+                drop(armed);
+                panic!("injected fault: the clock could not be read");
+            }
         }
+        drop(armed);
         *self.0.lock().unwrap()
     }
 }

@@ -204,15 +204,21 @@ impl World {
         id
     }
 
-    /// The last comment keyroll wrote on an issue or pull request.
+    /// The last comment keyroll wrote on an issue or pull request, without the hidden
+    /// marker that finds a reply again.
     pub fn last_reply(&self, issue: u64) -> String {
-        self.sim
+        let body = self
+            .sim
             .comments(issue)
             .iter()
             .rev()
             .find(|c| c.author == "keyroll[bot]" && !c.body.contains("<!-- keyroll:status"))
             .map(|c| c.body.clone())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        match body.find("\n\n<!-- keyroll:reply ") {
+            Some(end) => body.get(..end).unwrap_or_default().to_owned(),
+            None => body,
+        }
     }
 
     /// The open keyroll pull requests, oldest first.
