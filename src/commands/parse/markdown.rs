@@ -1,0 +1,296 @@
+//! Which lines of a comment are command lines, found the way GitHub shows the comment: the
+//! comment is read as GitHub-Flavored Markdown, and a command line is a line of a paragraph
+//! at the top of the document (in no quote, list, table, heading, footnote or HTML element)
+//! whose whole text is plain: not code, a link, emphasis, math, raw HTML, an escape or an
+//! entity. A line whose shown text starts with `/keyroll` but has formatting after it is
+//! told apart, so the person hears why it did not run.
+
+use std::ops::Range;
+
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+
+use super::html::{Reader, Token};
+
+/// What every command line starts with (any case).
+pub(super) const PREFIX: &str = "/keyroll";
+
+/// The most HTML elements kept open at once; past it everything after counts as hidden
+/// (a browser would nest them all; keyroll need not tell how deep).
+const MAX_OPEN_HTML: usize = 256;
+
+/// A line of a comment that says `/keyroll` as its first word, in plain text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Line<'a> {
+    /// The whole line is plain text: its source (less indentation and trailing space).
+    Plain(&'a str),
+    /// The prefix is plain but formatting follows on the line (code, emphasis, a link, HTML,
+    /// an escape, an entity): GitHub shows something other than what was typed.
+    Formatted(&'a str),
+}
+
+/// GitHub's Markdown for comments: the GFM extensions (tables, strikethrough, task lists,
+/// footnotes, as rust-lang/bors reads comments), its math (`$…$`, `$$…$$`) and its alert
+/// quotes. Never smart punctuation: GitHub shows ` -- ` as typed.
+fn github_options() -> Options {
+    Options::ENABLE_TABLES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_MATH
+        | Options::ENABLE_GFM
+}
+
+/// The length of the command prefix at the start of `text` (`/keyroll` and the whitespace
+/// after it), if `text` starts with one.
+pub(super) fn prefix_len(text: &str) -> Option<usize> {
+    let head = text.get(..PREFIX.len())?;
+    if !head.eq_ignore_ascii_case(PREFIX) {
+        return None;
+    }
+    match text.get(PREFIX.len()..)?.chars().next() {
+        None => Some(PREFIX.len()),
+        Some(c) if c.is_whitespace() => Some(PREFIX.len() + c.len_utf8()),
+        Some(_) => None,
+    }
+}
+
+/// What is open at a point, outermost first.
+#[derive(Debug)]
+enum Open {
+    /// A Markdown block or inline span (a paragraph, quote, list item, emphasis, link …).
+    Markdown,
+    /// An element raw HTML opened.
+    Html(String),
+}
+
+/// A stretch of a top-level paragraph's source and whether it shows as typed.
+#[derive(Debug)]
+struct Piece {
+    range: Range<usize>,
+    plain: bool,
+}
+
+/// What is open while reading the comment, Markdown and HTML in one stack (as the browser
+/// builds one tree of both).
+#[derive(Debug, Default)]
+struct Nesting {
+    open: Vec<Open>,
+    html_open: usize,
+    /// More HTML elements than kept were open: nothing after counts.
+    overflowed: bool,
+}
+
+impl Nesting {
+    fn token(&mut self, token: Token) {
+        match token {
+            Token::Open(name) => {
+                if self.html_open < MAX_OPEN_HTML {
+                    self.open.push(Open::Html(name));
+                    self.html_open += 1;
+                } else {
+                    self.overflowed = true;
+                }
+            }
+            // A close tag ends the nearest element of its name opened inside the current
+            // Markdown block; one opened outside it stays open (a browser ignores such a
+            // close tag inside a paragraph).
+            Token::Close(name) => {
+                let found = self
+                    .open
+                    .iter()
+                    .rev()
+                    .take_while(|o| matches!(o, Open::Html(_)))
+                    .position(|o| matches!(o, Open::Html(n) if *n == name));
+                if let Some(from_top) = found {
+                    let keep = self.open.len().saturating_sub(from_top + 1);
+                    self.truncate(keep);
+                }
+            }
+        }
+    }
+
+    /// Ends the innermost Markdown block or span, and the HTML elements opened inside it.
+    fn end_markdown(&mut self) {
+        let keep = self
+            .open
+            .iter()
+            .rposition(|o| matches!(o, Open::Markdown))
+            .unwrap_or(0);
+        self.truncate(keep);
+    }
+
+    fn truncate(&mut self, len: usize) {
+        let html_popped = self
+            .open
+            .get(len..)
+            .unwrap_or_default()
+            .iter()
+            .filter(|o| matches!(o, Open::Html(_)))
+            .count();
+        self.html_open = self.html_open.saturating_sub(html_popped);
+        self.open.truncate(len);
+    }
+}
+
+/// The command lines of `body`, in order.
+pub(super) fn command_lines(body: &str) -> Vec<Line<'_>> {
+    let mut nesting = Nesting::default();
+    let mut html = Reader::new();
+    // The top-level paragraph being read: its source and its pieces.
+    let mut paragraph: Option<(Range<usize>, Vec<Piece>)> = None;
+    let mut lines = Vec::new();
+    for (event, range) in Parser::new_ext(body, github_options()).into_offset_iter() {
+        let shown_plainly = nesting.open.len() == 1 && html.between_tags() && !nesting.overflowed;
+        let plain = match &event {
+            Event::Text(text) => shown_plainly && body.get(range.clone()) == Some(&**text),
+            _ => false,
+        };
+        match event {
+            // An HTML block wraps nothing in the page: only the HTML in it opens elements.
+            Event::Start(Tag::HtmlBlock) | Event::End(TagEnd::HtmlBlock) => {}
+            Event::Start(tag) => {
+                let top_level = nesting.open.is_empty() && html.between_tags();
+                if tag == Tag::Paragraph && top_level && !nesting.overflowed {
+                    paragraph = Some((range, Vec::new()));
+                } else if let Some((_, pieces)) = &mut paragraph {
+                    // An inline span (emphasis, a link …): none of it shows as typed.
+                    pieces.push(Piece {
+                        range,
+                        plain: false,
+                    });
+                }
+                nesting.open.push(Open::Markdown);
+            }
+            Event::End(end) => {
+                nesting.end_markdown();
+                if end == TagEnd::Paragraph && nesting.open.is_empty() {
+                    if let Some((source, pieces)) = paragraph.take() {
+                        lines.extend(paragraph_lines(body, source, pieces));
+                    }
+                }
+            }
+            Event::Html(text) | Event::InlineHtml(text) => {
+                if let Some((_, pieces)) = &mut paragraph {
+                    pieces.push(Piece {
+                        range,
+                        plain: false,
+                    });
+                }
+                html.read(&text, |token| nesting.token(token));
+            }
+            Event::SoftBreak | Event::HardBreak => {}
+            _ => {
+                if let Some((_, pieces)) = &mut paragraph {
+                    pieces.push(Piece { range, plain });
+                }
+            }
+        }
+    }
+    lines
+}
+
+/// The command lines of one top-level paragraph, from its source and pieces.
+fn paragraph_lines(body: &str, source: Range<usize>, mut pieces: Vec<Piece>) -> Vec<Line<'_>> {
+    pieces.sort_by_key(|p| p.range.start);
+    let mut out = Vec::new();
+    // Pieces before `next` start before the line being looked at; `hidden_to` is how far
+    // the formatted ones among them reach (a code span or link from an earlier line).
+    let mut next = 0;
+    let mut hidden_to = 0;
+    let mut start = source.start;
+    while let Some(rest) = body.get(start..source.end) {
+        if rest.is_empty() {
+            break;
+        }
+        let len = rest.find(['\n', '\r']).unwrap_or(rest.len());
+        let line = rest.get(..len).unwrap_or_default();
+        let indent = line.bytes().take(3).take_while(|b| *b == b' ').count();
+        let content = line.get(indent..).unwrap_or_default().trim_end();
+        let content_start = start + indent;
+        let content_end = content_start + content.len();
+        start += len + 1;
+        let Some(prefix) = prefix_len(content) else {
+            continue;
+        };
+        while let Some(p) = pieces.get(next).filter(|p| p.range.start < content_start) {
+            if !p.plain {
+                hidden_to = hidden_to.max(p.range.end);
+            }
+            next += 1;
+        }
+        if hidden_to > content_start {
+            continue;
+        }
+        // How far plain text runs unbroken from the line's start, and where the first
+        // formatted piece on the line starts.
+        let mut plain_to = content_start;
+        let mut formatted_from = content_end;
+        for p in pieces
+            .get(next..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|p| p.range.start < content_end)
+        {
+            if !p.plain {
+                formatted_from = formatted_from.min(p.range.start);
+            } else if p.range.start == plain_to {
+                plain_to = p.range.end;
+            }
+        }
+        let plain_upto = plain_to.min(formatted_from);
+        if plain_upto >= content_end {
+            out.push(Line::Plain(content));
+        } else if plain_upto >= content_start + prefix {
+            out.push(Line::Formatted(content));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prefix_is_a_whole_word_in_any_case() {
+        assert_eq!(prefix_len("/keyroll"), Some(8));
+        assert_eq!(prefix_len("/KeyRoll hold"), Some(9));
+        assert_eq!(prefix_len("/keyroll\u{a0}hold"), Some(10));
+        assert_eq!(prefix_len("/keyrollhold"), None);
+        assert_eq!(prefix_len("/keyrol"), None);
+        assert_eq!(prefix_len("/keyroll-bot"), None);
+    }
+
+    #[test]
+    fn plain_formatted_and_hidden_lines() {
+        assert_eq!(
+            command_lines("a\n/keyroll hold\n\n  /keyroll status  \nb"),
+            [Line::Plain("/keyroll hold"), Line::Plain("/keyroll status")]
+        );
+        assert_eq!(
+            command_lines("/keyroll confirm g -- ran `make`"),
+            [Line::Formatted("/keyroll confirm g -- ran `make`")]
+        );
+        for hidden in [
+            "`a\n/keyroll hold`",
+            "*a\n/keyroll hold*",
+            "\\/keyroll hold",
+            "&#47;keyroll hold",
+            "<span>\n/keyroll hold</span>",
+            "<details>\n\n/keyroll hold\n\n</details>",
+            "> a\n/keyroll hold",
+            "/keyroll hold\n---",
+        ] {
+            assert_eq!(command_lines(hidden), [], "{hidden:?}");
+        }
+        // A close tag ends what it opened, and the end of a paragraph ends its HTML.
+        assert_eq!(
+            command_lines("<details>\n\nx\n\n</details>\n\n/keyroll hold"),
+            [Line::Plain("/keyroll hold")]
+        );
+        assert_eq!(
+            command_lines("a <span>b\n\n/keyroll hold"),
+            [Line::Plain("/keyroll hold")]
+        );
+    }
+}
