@@ -28,15 +28,15 @@ pub(super) enum Line<'a> {
     Formatted(&'a str),
 }
 
-/// GitHub's Markdown for comments: the GFM extensions (tables, strikethrough, task lists,
-/// footnotes, as rust-lang/bors reads comments), its math (`$…$`, `$$…$$`) and its alert
-/// quotes. Never smart punctuation: GitHub shows ` -- ` as typed.
+/// GitHub's Markdown for comments: the GFM extensions (tables, strikethrough, footnotes),
+/// its math (`$…$`, `$$…$$`) and its alert quotes. Never smart punctuation: GitHub shows
+/// ` -- ` as typed. Not task lists: GitHub turns `[ ]` into a box after parsing, so
+/// `- [ ] ` followed by a line is one list item; pulldown-cmark's task lists would end the
+/// item there and show the next line as a paragraph of its own.
 fn github_options() -> Options {
     Options::ENABLE_TABLES
         | Options::ENABLE_STRIKETHROUGH
-        | Options::ENABLE_TASKLISTS
         | Options::ENABLE_FOOTNOTES
-        | Options::ENABLE_MATH
         | Options::ENABLE_GFM
 }
 
@@ -51,6 +51,62 @@ pub(super) fn prefix_len(text: &str) -> Option<usize> {
         None => Some(PREFIX.len()),
         Some(c) if c.is_whitespace() => Some(PREFIX.len() + c.len_utf8()),
         Some(_) => None,
+    }
+}
+
+/// Whether `line` could be a table's delimiter row: only `|`, `-`, `:` and spaces, with a
+/// `-` and a `|` or `:` (a line of `-` alone makes a heading, which the parser sees).
+fn looks_like_delimiter_row(line: &str) -> bool {
+    line.contains('-')
+        && line.contains(['|', ':'])
+        && line.chars().all(|c| matches!(c, '|' | '-' | ':' | ' ' | '\t'))
+}
+
+/// The raw HTML GitHub sees in a paragraph where pulldown-cmark sees text: a comment, CDATA,
+/// processing instruction or declaration that runs over lines (pulldown-cmark misses some,
+/// e.g. CDATA holding backticks). Each hides the text up to its end, if it ends in the
+/// paragraph. Where each end mark is next is remembered, so a paragraph is searched once
+/// per kind.
+#[derive(Debug, Default)]
+struct RawHtmlAhead {
+    /// Per kind: searched from this offset, found at that one (None: not before the end).
+    next: [Option<(usize, Option<usize>)>; 4],
+}
+
+impl RawHtmlAhead {
+    /// Where raw HTML starting at `at` ends (past its end mark), if it starts and ends there.
+    fn end(&mut self, body: &str, at: usize, paragraph_end: usize) -> Option<usize> {
+        let rest = body.get(at..paragraph_end)?;
+        let (kind, skip, mark) = if rest.starts_with("<!--") {
+            (0, 2, "-->")
+        } else if rest.starts_with("<![CDATA[") {
+            (1, 9, "]]>")
+        } else if rest.starts_with("<?") {
+            (2, 2, "?>")
+        } else if rest
+            .strip_prefix("<!")
+            .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_alphabetic()))
+        {
+            (3, 2, ">")
+        } else {
+            return None;
+        };
+        let from = at + skip;
+        let slot = self.next.get_mut(kind)?;
+        let found = match *slot {
+            Some((searched, found)) if searched <= from && found.is_none_or(|f| f >= from) => {
+                found
+            }
+            _ => {
+                let found = body
+                    .get(from..paragraph_end)?
+                    .find(mark)
+                    .map(|i| from + i);
+                *slot = Some((from, found));
+                found
+            }
+        };
+        found.map(|f| f + mark.len())
     }
 }
 
@@ -138,6 +194,7 @@ pub(super) fn command_lines(body: &str) -> Vec<Line<'_>> {
     let mut html = Reader::new();
     // The top-level paragraph being read: its source and its pieces.
     let mut paragraph: Option<(Range<usize>, Vec<Piece>)> = None;
+    let mut raw_html = RawHtmlAhead::default();
     let mut lines = Vec::new();
     for (event, range) in Parser::new_ext(body, github_options()).into_offset_iter() {
         let shown_plainly = nesting.open.len() == 1 && html.between_tags() && !nesting.overflowed;
@@ -151,6 +208,7 @@ pub(super) fn command_lines(body: &str) -> Vec<Line<'_>> {
             Event::Start(tag) => {
                 let top_level = nesting.open.is_empty() && html.between_tags();
                 if tag == Tag::Paragraph && top_level && !nesting.overflowed {
+                    raw_html = RawHtmlAhead::default();
                     paragraph = Some((range, Vec::new()));
                 } else if let Some((_, pieces)) = &mut paragraph {
                     // An inline span (emphasis, a link …): none of it shows as typed.
@@ -180,7 +238,15 @@ pub(super) fn command_lines(body: &str) -> Vec<Line<'_>> {
             }
             Event::SoftBreak | Event::HardBreak => {}
             _ => {
-                if let Some((_, pieces)) = &mut paragraph {
+                if let Some((source, pieces)) = &mut paragraph {
+                    if matches!(event, Event::Text(_)) {
+                        if let Some(end) = raw_html.end(body, range.start, source.end) {
+                            pieces.push(Piece {
+                                range: range.start..end,
+                                plain: false,
+                            });
+                        }
+                    }
                     pieces.push(Piece { range, plain });
                 }
             }
@@ -205,13 +271,29 @@ fn paragraph_lines(body: &str, source: Range<usize>, mut pieces: Vec<Piece>) -> 
         let len = rest.find(['\n', '\r']).unwrap_or(rest.len());
         let line = rest.get(..len).unwrap_or_default();
         let indent = line.bytes().take(3).take_while(|b| *b == b' ').count();
-        let content = line.get(indent..).unwrap_or_default().trim_end();
+        let content = line
+            .get(indent..)
+            .unwrap_or_default()
+            .trim_end_matches([' ', '\t']);
         let content_start = start + indent;
         let content_end = content_start + content.len();
         start += len + 1;
         let Some(prefix) = prefix_len(content) else {
             continue;
         };
+        // GitHub makes a line followed by a delimiter row (`| - |`, `:-:`) a table's header
+        // even with no `|` in it; pulldown-cmark wants one.
+        let next_line = rest.get(len..).unwrap_or_default();
+        let next_line = next_line
+            .strip_prefix("\r\n")
+            .or_else(|| next_line.strip_prefix(['\n', '\r']))
+            .unwrap_or_default();
+        let next_line = next_line
+            .get(..next_line.find(['\n', '\r']).unwrap_or(next_line.len()))
+            .unwrap_or_default();
+        if looks_like_delimiter_row(next_line) {
+            continue;
+        }
         while let Some(p) = pieces.get(next).filter(|p| p.range.start < content_start) {
             if !p.plain {
                 hidden_to = hidden_to.max(p.range.end);
@@ -280,6 +362,10 @@ mod tests {
             "<details>\n\n/keyroll hold\n\n</details>",
             "> a\n/keyroll hold",
             "/keyroll hold\n---",
+            "- [ ] \n/keyroll hold",
+            "/keyroll hold\n| - |",
+            "/keyroll hold\n:-:",
+            "a <![CDATA[``\n/keyroll hold\n]]>",
         ] {
             assert_eq!(command_lines(hidden), [], "{hidden:?}");
         }
