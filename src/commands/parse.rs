@@ -200,7 +200,7 @@ pub fn parse(body: &str) -> Parsed {
             Err(msg) => Parsed::Invalid(msg),
         },
         [Line::Formatted(_)] => Parsed::Invalid(
-            "The `/keyroll` line has formatting after the command name (code, emphasis, a link, HTML, an escape or an entity), so GitHub does not show it as typed; keyroll runs only a line of plain text. Post it again without the formatting.".into(),
+            "The `/keyroll` line has formatting after the command name or around it (code, emphasis, a link, HTML, math, an escape or an entity), so GitHub may not show it as typed; keyroll runs only a line of plain text. Post it again without the formatting.".into(),
         ),
         many => Parsed::Invalid(format!(
             "This comment has {} command lines; keyroll runs one command per comment, so it ran none. Post each in its own comment.",

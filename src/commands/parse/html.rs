@@ -24,6 +24,66 @@ const FILTERED: &[&str] = &[
     "plaintext",
 ];
 
+/// Elements a browser does not close when an inline element around them ends (HTML's
+/// "special" elements that may appear in a comment).
+const BLOCK: &[&str] = &[
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "button",
+    "caption",
+    "center",
+    "dd",
+    "details",
+    "dir",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hgroup",
+    "li",
+    "listing",
+    "main",
+    "marquee",
+    "menu",
+    "nav",
+    "noscript",
+    "object",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "select",
+    "summary",
+    "table",
+    "tbody",
+    "td",
+    "template",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "ul",
+];
+
+/// Whether `name` is an element a browser keeps open past the end of an inline element
+/// around it.
+pub(super) fn is_block(name: &str) -> bool {
+    BLOCK.contains(&name)
+}
+
 /// The longest tag name kept; longer ones are cut (they still open and close alike).
 const MAX_NAME: usize = 32;
 
@@ -229,10 +289,7 @@ mod tests {
         );
         assert!(between);
         let (t, between) = tokens(&["<span title=\"a\n", "b\">", "</span>"]);
-        assert_eq!(
-            t,
-            [Token::Open("span".into()), Token::Close("span".into())]
-        );
+        assert_eq!(t, [Token::Open("span".into()), Token::Close("span".into())]);
         assert!(between);
     }
 

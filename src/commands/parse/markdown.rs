@@ -9,7 +9,7 @@ use std::ops::Range;
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
-use super::html::{Reader, Token};
+use super::html::{self, Reader, Token};
 
 /// What every command line starts with (any case).
 pub(super) const PREFIX: &str = "/keyroll";
@@ -29,15 +29,20 @@ pub(super) enum Line<'a> {
 }
 
 /// GitHub's Markdown for comments: the GFM extensions (tables, strikethrough, footnotes),
-/// its math (`$…$`, `$$…$$`) and its alert quotes. Never smart punctuation: GitHub shows
-/// ` -- ` as typed. Not task lists: GitHub turns `[ ]` into a box after parsing, so
-/// `- [ ] ` followed by a line is one list item; pulldown-cmark's task lists would end the
-/// item there and show the next line as a paragraph of its own.
-fn github_options() -> Options {
-    Options::ENABLE_TABLES
+/// its alert quotes and, when `math`, its math (`$…$`, `$$…$$`). Never smart punctuation:
+/// GitHub shows ` -- ` as typed. Not task lists: GitHub turns `[ ]` into a box after
+/// parsing, so `- [ ] ` followed by a line is one list item; pulldown-cmark's task lists
+/// would end the item there and show the next line as a paragraph of its own.
+fn github_options(math: bool) -> Options {
+    let options = Options::ENABLE_TABLES
         | Options::ENABLE_STRIKETHROUGH
         | Options::ENABLE_FOOTNOTES
-        | Options::ENABLE_GFM
+        | Options::ENABLE_GFM;
+    if math {
+        options | Options::ENABLE_MATH
+    } else {
+        options
+    }
 }
 
 /// The length of the command prefix at the start of `text` (`/keyroll` and the whitespace
@@ -59,14 +64,17 @@ pub(super) fn prefix_len(text: &str) -> Option<usize> {
 fn looks_like_delimiter_row(line: &str) -> bool {
     line.contains('-')
         && line.contains(['|', ':'])
-        && line.chars().all(|c| matches!(c, '|' | '-' | ':' | ' ' | '\t'))
+        && line
+            .chars()
+            .all(|c| matches!(c, '|' | '-' | ':' | ' ' | '\t'))
 }
 
-/// The raw HTML GitHub sees in a paragraph where pulldown-cmark sees text: a comment, CDATA,
-/// processing instruction or declaration that runs over lines (pulldown-cmark misses some,
-/// e.g. CDATA holding backticks). Each hides the text up to its end, if it ends in the
-/// paragraph. Where each end mark is next is remembered, so a paragraph is searched once
-/// per kind.
+/// The raw HTML GitHub may see in a paragraph where pulldown-cmark sees text: a comment,
+/// CDATA, processing instruction or declaration that ends in the paragraph (pulldown-cmark
+/// misses some, e.g. CDATA holding backticks). A browser reads CDATA and the like as a
+/// comment up to the first `>`, and what follows as HTML, so such a piece hides the rest of
+/// its paragraph. Where each end mark is next is remembered, so a paragraph is searched
+/// once per kind.
 #[derive(Debug, Default)]
 struct RawHtmlAhead {
     /// Per kind: searched from this offset, found at that one (None: not before the end).
@@ -94,14 +102,9 @@ impl RawHtmlAhead {
         let from = at + skip;
         let slot = self.next.get_mut(kind)?;
         let found = match *slot {
-            Some((searched, found)) if searched <= from && found.is_none_or(|f| f >= from) => {
-                found
-            }
+            Some((searched, found)) if searched <= from && found.is_none_or(|f| f >= from) => found,
             _ => {
-                let found = body
-                    .get(from..paragraph_end)?
-                    .find(mark)
-                    .map(|i| from + i);
+                let found = body.get(from..paragraph_end)?.find(mark).map(|i| from + i);
                 *slot = Some((from, found));
                 found
             }
@@ -113,8 +116,9 @@ impl RawHtmlAhead {
 /// What is open at a point, outermost first.
 #[derive(Debug)]
 enum Open {
-    /// A Markdown block or inline span (a paragraph, quote, list item, emphasis, link …).
-    Markdown,
+    /// A Markdown block (a paragraph, quote, list item …) or, when `inline`, an inline span
+    /// (emphasis, a link …).
+    Markdown { inline: bool },
     /// An element raw HTML opened.
     Html(String),
 }
@@ -124,6 +128,8 @@ enum Open {
 struct Piece {
     range: Range<usize>,
     plain: bool,
+    /// Another GFM parser may read it otherwise: command lines in it do not run but count.
+    ambiguous: bool,
 }
 
 /// What is open while reading the comment, Markdown and HTML in one stack (as the browser
@@ -149,13 +155,20 @@ impl Nesting {
             }
             // A close tag ends the nearest element of its name opened inside the current
             // Markdown block; one opened outside it stays open (a browser ignores such a
-            // close tag inside a paragraph).
+            // close tag inside a paragraph), and so does one with a block element opened
+            // after it, unless the tag closes a block itself (a browser ignores `</span>`
+            // inside `<details>`, but `</div>` ends what was opened inside the div).
             Token::Close(name) => {
+                let closes_block = html::is_block(&name);
                 let found = self
                     .open
                     .iter()
                     .rev()
                     .take_while(|o| matches!(o, Open::Html(_)))
+                    .take_while(|o| {
+                        closes_block
+                            || !matches!(o, Open::Html(n) if html::is_block(n) && *n != name)
+                    })
                     .position(|o| matches!(o, Open::Html(n) if *n == name));
                 if let Some(from_top) = found {
                     let keep = self.open.len().saturating_sub(from_top + 1);
@@ -165,14 +178,30 @@ impl Nesting {
         }
     }
 
-    /// Ends the innermost Markdown block or span, and the HTML elements opened inside it.
+    /// Ends the innermost Markdown block or span, and the HTML elements opened inside it;
+    /// except that a span's end leaves open a block element (`<pre>`, `<div>` …) opened
+    /// inside it: a browser ignores the span's close tag there.
     fn end_markdown(&mut self) {
-        let keep = self
+        let Some(at) = self
             .open
             .iter()
-            .rposition(|o| matches!(o, Open::Markdown))
-            .unwrap_or(0);
-        self.truncate(keep);
+            .rposition(|o| matches!(o, Open::Markdown { .. }))
+        else {
+            self.truncate(0);
+            return;
+        };
+        let inline = matches!(self.open.get(at), Some(Open::Markdown { inline: true }));
+        let block_inside = self
+            .open
+            .get(at..)
+            .unwrap_or_default()
+            .iter()
+            .any(|o| matches!(o, Open::Html(name) if html::is_block(name)));
+        if inline && block_inside {
+            self.open.remove(at);
+        } else {
+            self.truncate(at);
+        }
     }
 
     fn truncate(&mut self, len: usize) {
@@ -188,15 +217,79 @@ impl Nesting {
     }
 }
 
-/// The command lines of `body`, in order.
+/// The command lines of `body`, in order. GitHub's dollar math has no written spec, and
+/// where it ends is read differently by different parsers (pulldown-cmark takes `$$x$` as
+/// `$` and math, cmark-gfm's port comrak as text), so the comment is read with math and
+/// without: a line runs only if both readings show it plainly, and a line either reading
+/// shows counts as a command line (so nothing runs beside it).
 pub(super) fn command_lines(body: &str) -> Vec<Line<'_>> {
+    let with_math = lines_read(body, true);
+    let without = lines_read(body, false);
+    let mut all: Vec<Line<'_>> = Vec::with_capacity(with_math.len().max(without.len()));
+    let (mut a, mut b) = (
+        with_math.into_iter().peekable(),
+        without.into_iter().peekable(),
+    );
+    loop {
+        let line = match (a.peek().copied(), b.peek().copied()) {
+            (None, None) => break,
+            (Some(x), None) => {
+                a.next();
+                x.formatted()
+            }
+            (None, Some(y)) => {
+                b.next();
+                y.formatted()
+            }
+            (Some(x), Some(y)) => match x.start(body).cmp(&y.start(body)) {
+                std::cmp::Ordering::Less => {
+                    a.next();
+                    x.formatted()
+                }
+                std::cmp::Ordering::Greater => {
+                    b.next();
+                    y.formatted()
+                }
+                std::cmp::Ordering::Equal => {
+                    a.next();
+                    b.next();
+                    if x == y { x } else { x.formatted() }
+                }
+            },
+        };
+        all.push(line);
+    }
+    all
+}
+
+impl<'a> Line<'a> {
+    fn text(self) -> &'a str {
+        match self {
+            Line::Plain(text) | Line::Formatted(text) => text,
+        }
+    }
+
+    /// Where the line starts in `body` (each is a slice of it).
+    fn start(self, body: &str) -> usize {
+        (self.text().as_ptr() as usize).saturating_sub(body.as_ptr() as usize)
+    }
+
+    fn formatted(self) -> Self {
+        Line::Formatted(self.text())
+    }
+}
+
+/// The command lines of `body` in one reading of it, in order.
+fn lines_read(body: &str, math: bool) -> Vec<Line<'_>> {
     let mut nesting = Nesting::default();
     let mut html = Reader::new();
     // The top-level paragraph being read: its source and its pieces.
     let mut paragraph: Option<(Range<usize>, Vec<Piece>)> = None;
     let mut raw_html = RawHtmlAhead::default();
+    // Raw HTML pulldown-cmark took for text hides the paragraph from here on.
+    let mut hidden_from: Option<usize> = None;
     let mut lines = Vec::new();
-    for (event, range) in Parser::new_ext(body, github_options()).into_offset_iter() {
+    for (event, range) in Parser::new_ext(body, github_options(math)).into_offset_iter() {
         let shown_plainly = nesting.open.len() == 1 && html.between_tags() && !nesting.overflowed;
         let plain = match &event {
             Event::Text(text) => shown_plainly && body.get(range.clone()) == Some(&**text),
@@ -209,15 +302,27 @@ pub(super) fn command_lines(body: &str) -> Vec<Line<'_>> {
                 let top_level = nesting.open.is_empty() && html.between_tags();
                 if tag == Tag::Paragraph && top_level && !nesting.overflowed {
                     raw_html = RawHtmlAhead::default();
+                    hidden_from = None;
                     paragraph = Some((range, Vec::new()));
                 } else if let Some((_, pieces)) = &mut paragraph {
                     // An inline span (emphasis, a link …): none of it shows as typed.
                     pieces.push(Piece {
                         range,
                         plain: false,
+                        ambiguous: false,
                     });
                 }
-                nesting.open.push(Open::Markdown);
+                let inline = matches!(
+                    tag,
+                    Tag::Emphasis
+                        | Tag::Strong
+                        | Tag::Strikethrough
+                        | Tag::Superscript
+                        | Tag::Subscript
+                        | Tag::Link { .. }
+                        | Tag::Image { .. }
+                );
+                nesting.open.push(Open::Markdown { inline });
             }
             Event::End(end) => {
                 nesting.end_markdown();
@@ -232,6 +337,7 @@ pub(super) fn command_lines(body: &str) -> Vec<Line<'_>> {
                     pieces.push(Piece {
                         range,
                         plain: false,
+                        ambiguous: false,
                     });
                 }
                 html.read(&text, |token| nesting.token(token));
@@ -239,15 +345,25 @@ pub(super) fn command_lines(body: &str) -> Vec<Line<'_>> {
             Event::SoftBreak | Event::HardBreak => {}
             _ => {
                 if let Some((source, pieces)) = &mut paragraph {
-                    if matches!(event, Event::Text(_)) {
-                        if let Some(end) = raw_html.end(body, range.start, source.end) {
+                    if matches!(event, Event::Text(_)) && hidden_from.is_none() {
+                        let text = body.get(range.clone()).unwrap_or_default();
+                        hidden_from = text
+                            .match_indices('<')
+                            .map(|(i, _)| range.start + i)
+                            .find(|at| raw_html.end(body, *at, source.end).is_some());
+                        if let Some(from) = hidden_from {
                             pieces.push(Piece {
-                                range: range.start..end,
+                                range: from..source.end,
                                 plain: false,
+                                ambiguous: true,
                             });
                         }
                     }
-                    pieces.push(Piece { range, plain });
+                    pieces.push(Piece {
+                        range,
+                        plain,
+                        ambiguous: false,
+                    });
                 }
             }
         }
@@ -260,9 +376,11 @@ fn paragraph_lines(body: &str, source: Range<usize>, mut pieces: Vec<Piece>) -> 
     pieces.sort_by_key(|p| p.range.start);
     let mut out = Vec::new();
     // Pieces before `next` start before the line being looked at; `hidden_to` is how far
-    // the formatted ones among them reach (a code span or link from an earlier line).
+    // the formatted ones among them reach (a code span or link from an earlier line), and
+    // `ambiguous_to` how far the ambiguous ones do.
     let mut next = 0;
     let mut hidden_to = 0;
+    let mut ambiguous_to = 0;
     let mut start = source.start;
     while let Some(rest) = body.get(start..source.end) {
         if rest.is_empty() {
@@ -295,12 +413,18 @@ fn paragraph_lines(body: &str, source: Range<usize>, mut pieces: Vec<Piece>) -> 
             continue;
         }
         while let Some(p) = pieces.get(next).filter(|p| p.range.start < content_start) {
-            if !p.plain {
+            if p.ambiguous {
+                ambiguous_to = ambiguous_to.max(p.range.end);
+            } else if !p.plain {
                 hidden_to = hidden_to.max(p.range.end);
             }
             next += 1;
         }
         if hidden_to > content_start {
+            continue;
+        }
+        if ambiguous_to > content_start {
+            out.push(Line::Formatted(content));
             continue;
         }
         // How far plain text runs unbroken from the line's start, and where the first
