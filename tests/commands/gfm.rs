@@ -1249,3 +1249,19 @@ fn random_markdown_agrees_with_both_views() {
     // running anything GitHub does not show as the one command line is a failure.
     assert!(false_positives.is_empty(), "false positives");
 }
+
+#[test]
+#[ignore]
+fn debug_views() {
+    let body = std::fs::read_to_string("/tmp/gfm-body").unwrap();
+    println!("{}", comrak::markdown_to_html(&body, &comrak_options()));
+    println!(
+        "GitHub: {:?}\npulldown: {:?}\nkeyroll: {:?}",
+        comrak_commands(&body),
+        pulldown_commands(&body),
+        parse(&body)
+    );
+    for (e, r) in pulldown_cmark::Parser::new_ext(&body, pulldown_options()).into_offset_iter() {
+        println!("{r:?} {e:?}");
+    }
+}

@@ -288,6 +288,8 @@ fn lines_read(body: &str, math: bool) -> Vec<Line<'_>> {
     let mut raw_html = RawHtmlAhead::default();
     // Raw HTML pulldown-cmark took for text hides the paragraph from here on.
     let mut hidden_from: Option<usize> = None;
+    // Images open: an image's text is its `alt` attribute, where HTML is only text.
+    let mut images = 0usize;
     let mut lines = Vec::new();
     for (event, range) in Parser::new_ext(body, github_options(math)).into_offset_iter() {
         let shown_plainly = nesting.open.len() == 1 && html.between_tags() && !nesting.overflowed;
@@ -322,9 +324,15 @@ fn lines_read(body: &str, math: bool) -> Vec<Line<'_>> {
                         | Tag::Link { .. }
                         | Tag::Image { .. }
                 );
+                if matches!(tag, Tag::Image { .. }) {
+                    images += 1;
+                }
                 nesting.open.push(Open::Markdown { inline });
             }
             Event::End(end) => {
+                if end == TagEnd::Image {
+                    images = images.saturating_sub(1);
+                }
                 nesting.end_markdown();
                 if end == TagEnd::Paragraph && nesting.open.is_empty() {
                     if let Some((source, pieces)) = paragraph.take() {
@@ -333,14 +341,39 @@ fn lines_read(body: &str, math: bool) -> Vec<Line<'_>> {
                 }
             }
             Event::Html(text) | Event::InlineHtml(text) => {
+                // Raw HTML over lines may end sooner for a browser than for the parser (a
+                // bogus comment such as `<?` or `<![CDATA[` ends at the first `>`): the
+                // lines after that point are text on the page, so they count.
+                let mut shown_from = None;
+                let mut at = range.start;
+                let html_text = if images == 0 { &*text } else { "" };
+                for chunk in html_text.split_inclusive('\n') {
+                    html.read(chunk, |token| nesting.token(token));
+                    at += chunk.len();
+                    let shown =
+                        nesting.open.len() == 1 && html.between_tags() && !nesting.overflowed;
+                    // From the line break, so the piece starts before the line it shows.
+                    if shown_from.is_none() && chunk.ends_with('\n') && at < range.end && shown {
+                        shown_from = Some(at - 1);
+                    }
+                }
                 if let Some((_, pieces)) = &mut paragraph {
+                    // Offsets are the source's only if the parser passed the HTML on as is.
+                    let as_typed = body.get(range.clone()) == Some(&*text);
+                    let shown_from = shown_from.filter(|_| as_typed);
                     pieces.push(Piece {
-                        range,
+                        range: range.start..shown_from.unwrap_or(range.end),
                         plain: false,
                         ambiguous: false,
                     });
+                    if let Some(from) = shown_from {
+                        pieces.push(Piece {
+                            range: from..range.end,
+                            plain: false,
+                            ambiguous: true,
+                        });
+                    }
                 }
-                html.read(&text, |token| nesting.token(token));
             }
             Event::SoftBreak | Event::HardBreak => {}
             _ => {
@@ -500,6 +533,49 @@ mod tests {
         );
         assert_eq!(
             command_lines("a <span>b\n\n/keyroll hold"),
+            [Line::Plain("/keyroll hold")]
+        );
+    }
+
+    #[test]
+    fn lines_parsers_read_differently_count_but_never_run() {
+        // In math for pulldown-cmark, text for cmark-gfm: counted, so the plain command
+        // beside it does not run either.
+        assert_eq!(
+            command_lines("$a\n/keyroll hold$"),
+            [Line::Formatted("/keyroll hold$")]
+        );
+        assert_eq!(
+            command_lines("/keyroll status\n\n$a\n/keyroll hold$").len(),
+            2
+        );
+        // Raw HTML over lines that a browser ends at the first `>` (a bogus comment): the
+        // lines after it are text on the page.
+        assert_eq!(
+            command_lines("a <?x>\n/keyroll hold\n?>"),
+            [Line::Formatted("/keyroll hold")]
+        );
+        // CDATA that pulldown-cmark reads as text (a code span's backticks inside), raw HTML
+        // for cmark-gfm up to `]]>`, and a bogus comment up to the first `>` for a browser.
+        assert_eq!(
+            command_lines("**<![CDATA[\n[*````]\n/keyroll hold\nb]]>"),
+            [Line::Formatted("/keyroll hold")]
+        );
+    }
+
+    #[test]
+    fn block_elements_outlive_inline_spans_and_stray_close_tags() {
+        // `</em>` does not close a `<pre>` opened inside the emphasis; `</span>` does not
+        // close the `<details>` opened after the span.
+        for hidden in [
+            "*a <pre>*\n/keyroll hold",
+            "a <span><details></span>\n/keyroll hold",
+        ] {
+            assert_eq!(command_lines(hidden), [], "{hidden:?}");
+        }
+        // HTML in an image's text is its `alt` attribute: it opens nothing.
+        assert_eq!(
+            command_lines("![<details>](x.png)\n/keyroll hold"),
             [Line::Plain("/keyroll hold")]
         );
     }
