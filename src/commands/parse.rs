@@ -188,9 +188,10 @@ pub fn parse(body: &str) -> Parsed {
         return Parsed::Nothing;
     }
     if body.len() > MAX_CHARS && body.chars().count() > MAX_CHARS {
-        return Parsed::Invalid(format!(
+        return Parsed::Invalid(
             "This comment is longer than GitHub's 65,536 characters; keyroll did not read it for a command."
-        ));
+                .into(),
+        );
     }
     let lines = markdown::command_lines(body);
     match lines.as_slice() {

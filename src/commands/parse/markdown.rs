@@ -334,10 +334,11 @@ fn lines_read(body: &str, math: bool) -> Vec<Line<'_>> {
                     images = images.saturating_sub(1);
                 }
                 nesting.end_markdown();
-                if end == TagEnd::Paragraph && nesting.open.is_empty() {
-                    if let Some((source, pieces)) = paragraph.take() {
-                        lines.extend(paragraph_lines(body, source, pieces));
-                    }
+                if end == TagEnd::Paragraph
+                    && nesting.open.is_empty()
+                    && let Some((source, pieces)) = paragraph.take()
+                {
+                    lines.extend(paragraph_lines(body, source, pieces));
                 }
             }
             Event::Html(text) | Event::InlineHtml(text) => {
