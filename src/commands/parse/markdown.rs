@@ -3,7 +3,10 @@
 //! at the top of the document (in no quote, list, table, heading, footnote or HTML element)
 //! whose whole text is plain: not code, a link, emphasis, math, raw HTML, an escape or an
 //! entity. A line whose shown text starts with `/keyroll` but has formatting after it is
-//! told apart, so the person hears why it did not run.
+//! told apart, so the person hears why it did not run. Where GFM parsers or a browser may
+//! read the comment differently (dollar math, raw HTML pulldown-cmark takes for text, raw
+//! HTML a browser ends sooner), a line runs only if every reading shows it plainly and is
+//! counted as a command line if any does, so nothing runs beside it.
 
 use std::ops::Range;
 
