@@ -235,3 +235,7 @@ mod fuzz {
         }
     }
 }
+
+/// The differential test against GitHub-Flavored Markdown (in this binary, to link no other).
+#[path = "commands/gfm.rs"]
+mod gfm;

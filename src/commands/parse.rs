@@ -1,8 +1,12 @@
-//! From a comment to at most one command. A command counts only on a line of its own that
-//! starts with `/keyroll`, outside fenced and indented code, `>` quotes and HTML comments
-//! (inline code cannot start a line with `/`). Two command lines in one comment run nothing.
+//! From a comment to at most one command. A command is a line of its own, shown by GitHub
+//! as plain text in a paragraph at the top of the comment, that starts with `/keyroll`
+//! (see [`markdown`]). Two command lines in one comment run nothing.
+
+mod html;
+mod markdown;
 
 use super::{Arg, Invocation, Reason, TABLE};
+use markdown::{Line, PREFIX};
 
 /// What a comment holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,65 +18,16 @@ pub enum Parsed {
     Invalid(String),
 }
 
-const PREFIX: &str = "/keyroll";
+/// The longest comment GitHub takes, in characters; a longer body did not come from GitHub
+/// and is not read.
+const MAX_CHARS: usize = 65_536;
 
-/// Removes `<!-- … -->`, even across lines (an unclosed one runs to the end).
-fn without_html_comments(body: &str) -> String {
-    let mut out = String::with_capacity(body.len());
-    let mut rest = body;
-    while let Some(start) = rest.find("<!--") {
-        out.push_str(&rest[..start]);
-        match rest[start + 4..].find("-->") {
-            Some(end) => rest = &rest[start + 4 + end + 3..],
-            None => return out,
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// The lines of `body` that are commands.
-fn command_lines(body: &str) -> Vec<String> {
-    let text = without_html_comments(body);
-    let mut fence: Option<&str> = None;
-    let mut lines = Vec::new();
-    for line in text.lines() {
-        let trimmed = line.trim_start_matches([' ', '\t']);
-        let indent: usize = line[..line.len() - trimmed.len()]
-            .chars()
-            .map(|c| if c == '\t' { 4 } else { 1 })
-            .sum();
-        if let Some(marker) = fence {
-            if trimmed.starts_with(marker) {
-                fence = None;
-            }
-            continue;
-        }
-        if indent < 4 {
-            if trimmed.starts_with("```") {
-                fence = Some("```");
-                continue;
-            }
-            if trimmed.starts_with("~~~") {
-                fence = Some("~~~");
-                continue;
-            }
-        }
-        if indent >= 4 || trimmed.starts_with('>') {
-            continue;
-        }
-        let is_command = trimmed
-            .get(..PREFIX.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(PREFIX))
-            && trimmed[PREFIX.len()..]
-                .chars()
-                .next()
-                .is_none_or(char::is_whitespace);
-        if is_command {
-            lines.push(trimmed.trim_end().to_owned());
-        }
-    }
-    lines
+/// Whether `body` says `/keyroll` anywhere (any case): a comment that does not is not read
+/// further.
+fn mentions_keyroll(body: &str) -> bool {
+    body.as_bytes()
+        .windows(PREFIX.len())
+        .any(|w| w.eq_ignore_ascii_case(PREFIX.as_bytes()))
 }
 
 /// The nearest known name to `word`, when it is close enough to be a typo.
@@ -229,13 +184,25 @@ fn parse_line(line: &str) -> Result<Invocation, String> {
 
 /// The command in a comment, if any.
 pub fn parse(body: &str) -> Parsed {
-    let lines = command_lines(body);
+    if !mentions_keyroll(body) {
+        return Parsed::Nothing;
+    }
+    if body.len() > MAX_CHARS && body.chars().count() > MAX_CHARS {
+        return Parsed::Invalid(
+            "This comment is longer than GitHub's 65,536 characters; keyroll did not read it for a command."
+                .into(),
+        );
+    }
+    let lines = markdown::command_lines(body);
     match lines.as_slice() {
         [] => Parsed::Nothing,
-        [one] => match parse_line(one) {
+        [Line::Plain(one)] => match parse_line(one) {
             Ok(inv) => Parsed::One(inv),
             Err(msg) => Parsed::Invalid(msg),
         },
+        [Line::Formatted(_)] => Parsed::Invalid(
+            "The `/keyroll` line has formatting after the command name or around it (code, emphasis, a link, HTML, math, an escape or an entity), so GitHub may not show it as typed; keyroll runs only a line of plain text. Post it again without the formatting.".into(),
+        ),
         many => Parsed::Invalid(format!(
             "This comment has {} command lines; keyroll runs one command per comment, so it ran none. Post each in its own comment.",
             many.len()
