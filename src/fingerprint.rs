@@ -14,7 +14,8 @@
 
 use std::fmt;
 
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::digest::KeyInit;
+use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
@@ -72,7 +73,7 @@ impl FingerprintKey {
     /// A new random key from the OS CSPRNG.
     pub fn generate() -> Result<Self, KeyError> {
         let mut bytes = Zeroizing::new([0u8; KEY_BYTES]);
-        getrandom::fill(bytes.as_mut_slice()).map_err(|_| KeyError::Random)?;
+        getrandom::getrandom(bytes.as_mut_slice()).map_err(|_| KeyError::Random)?;
         Ok(Self(bytes))
     }
 

@@ -143,7 +143,7 @@ fn random_chars(length: usize, alphabet: Alphabet) -> Result<Vec<u8>, GenerateEr
     let mut out = Vec::with_capacity(length);
     let mut buf = zeroize::Zeroizing::new([0u8; 64]);
     while out.len() < length {
-        getrandom::fill(&mut *buf).map_err(|_| GenerateError::Random)?;
+        getrandom::getrandom(&mut *buf).map_err(|_| GenerateError::Random)?;
         for &b in buf.iter() {
             if usize::from(b) < limit && out.len() < length {
                 out.push(set.get(usize::from(b) % n).copied().unwrap_or(b'0'));

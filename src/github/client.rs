@@ -645,7 +645,10 @@ impl Installation {
 /// a tenth more at random so clients that failed together do not retry together.
 fn backoff(first: Duration, failures: u32) -> Duration {
     let base = first.saturating_mul(2u32.saturating_pow(failures));
-    let jitter = getrandom::u32().map_or(0.0, |r| f64::from(r) / f64::from(u32::MAX));
+    let mut raw = [0u8; 4];
+    let jitter = getrandom::getrandom(&mut raw).map_or(0.0, |()| {
+        f64::from(u32::from_le_bytes(raw)) / f64::from(u32::MAX)
+    });
     let extra = Duration::try_from_secs_f64(base.as_secs_f64() * jitter / 10.0).unwrap_or_default();
     base.saturating_add(extra)
 }

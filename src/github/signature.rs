@@ -2,7 +2,8 @@
 //! before anything parses the body. Several secrets are accepted at once, so the secret
 //! itself can be rotated (new one added, deliveries move over, old one removed).
 
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::digest::KeyInit;
+use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 

@@ -6,9 +6,9 @@
 //! document by using the key path (`a:b:`) as additional authenticated data.
 
 use aes_gcm::AesGcm;
-use aes_gcm::aead::array::Array;
 use aes_gcm::aead::consts::{U12, U32};
-use aes_gcm::aead::{AeadInOut, KeyInit};
+use aes_gcm::aead::generic_array::{ArrayLength, GenericArray};
+use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::aes::Aes256;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -92,24 +92,22 @@ impl EncValue {
         let ok = match self.iv.len() {
             32 => {
                 let cipher = key.cipher();
-                let nonce = Array::<u8, U32>::try_from(self.iv.as_slice())
-                    .map_err(|_| CipherError::IvLength(self.iv.len()))?;
-                cipher.decrypt_inout_detached(
+                let nonce = nonce::<U32>(&self.iv)?;
+                cipher.decrypt_in_place_detached(
                     &nonce,
                     aad,
-                    buf.as_mut_slice().into(),
-                    &self.tag.into(),
+                    buf.as_mut_slice(),
+                    &GenericArray::from(self.tag),
                 )
             }
             12 => {
                 let cipher = AesGcm::<Aes256, U12>::new(key.expose().into());
-                let nonce = Array::<u8, U12>::try_from(self.iv.as_slice())
-                    .map_err(|_| CipherError::IvLength(self.iv.len()))?;
-                cipher.decrypt_inout_detached(
+                let nonce = nonce::<U12>(&self.iv)?;
+                cipher.decrypt_in_place_detached(
                     &nonce,
                     aad,
-                    buf.as_mut_slice().into(),
-                    &self.tag.into(),
+                    buf.as_mut_slice(),
+                    &GenericArray::from(self.tag),
                 )
             }
             n => return Err(CipherError::IvLength(n)),
@@ -126,11 +124,11 @@ impl EncValue {
     /// Encrypts a value with a fresh random 32-byte IV, as SOPS does.
     pub fn encrypt(value: &PlainValue, key: &DataKey, aad: &[u8]) -> Result<Self, CipherError> {
         let mut iv = [0u8; 32];
-        getrandom::fill(&mut iv).map_err(|_| CipherError::Random)?;
+        getrandom::getrandom(&mut iv).map_err(|_| CipherError::Random)?;
         let mut buf = value.expose().to_vec();
         let tag = key
             .cipher()
-            .encrypt_inout_detached(&Array::from(iv), aad, buf.as_mut_slice().into())
+            .encrypt_in_place_detached(&GenericArray::from(iv), aad, buf.as_mut_slice())
             .map_err(|_| CipherError::Authentication)?;
         Ok(Self {
             data: buf,
@@ -154,6 +152,12 @@ impl EncValue {
         out.push(']');
         out
     }
+}
+
+/// The IV as the nonce type of a cipher taking `N`-byte nonces; an IV of another length is
+/// refused, never truncated or padded.
+fn nonce<N: ArrayLength<u8>>(iv: &[u8]) -> Result<GenericArray<u8, N>, CipherError> {
+    GenericArray::from_exact_iter(iv.iter().copied()).ok_or(CipherError::IvLength(iv.len()))
 }
 
 #[cfg(test)]

@@ -144,7 +144,7 @@ impl DataKey {
 
     pub fn generate() -> Result<Self, getrandom::Error> {
         let mut key = Zeroizing::new([0u8; 32]);
-        getrandom::fill(&mut *key)?;
+        getrandom::getrandom(&mut *key)?;
         Ok(Self::from_bytes(*key))
     }
 

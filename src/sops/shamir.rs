@@ -150,7 +150,7 @@ pub fn split(
     threshold: usize,
 ) -> Result<Vec<Zeroizing<Vec<u8>>>, ShamirError> {
     split_with(secret, parts, threshold, |buf| {
-        getrandom::fill(buf).map_err(ShamirError::Randomness)
+        getrandom::getrandom(buf).map_err(ShamirError::Randomness)
     })
 }
 

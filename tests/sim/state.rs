@@ -357,7 +357,7 @@ pub fn now() -> OffsetDateTime {
 /// `n` random bytes.
 pub fn random_bytes(n: usize) -> Vec<u8> {
     let mut buf = vec![0u8; n];
-    getrandom::fill(&mut buf).expect("the OS random source works");
+    getrandom::getrandom(&mut buf).expect("the OS random source works");
     buf
 }
 
