@@ -159,3 +159,47 @@ async fn the_config_check_names_a_bad_key_file() {
         "{reply}"
     );
 }
+
+/// A pull request that changes only the fingerprint key is checked like one that changes
+/// the config: the check reads the key too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_request_changing_only_the_key_gets_a_config_check() {
+    let w = World::start().await;
+    w.tick().await;
+    let other = common::keys().other.clone();
+    let foreign = keyroll::sops::encrypt(
+        keyroll::fingerprint::FingerprintKey::generate()
+            .unwrap()
+            .to_plaintext()
+            .expose(),
+        keyroll::sops::Format::Yaml,
+        &keyroll::sops::EncryptOptions::for_recipients(vec![other.clone()]),
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    let head = w
+        .sim
+        .push_to_branch(
+            "new-key",
+            &[(".keyroll/fingerprint-key.yaml", &foreign)],
+            &pete(),
+        )
+        .await;
+    w.sim
+        .open_pull("new-key", "main", "A new fingerprint key", &pete())
+        .await;
+    w.settle().await;
+    let runs = w.sim.check_runs(&head);
+    let config = runs
+        .iter()
+        .find(|c| c.name == "keyroll/config")
+        .expect("a keyroll/config check on a pull request that changes the key");
+    assert_eq!(config.conclusion.as_deref(), Some("failure"));
+    assert!(
+        config.summary.contains(&format!(
+            ".keyroll/fingerprint-key.yaml: recipient {other} cannot decrypt"
+        )),
+        "{}",
+        config.summary
+    );
+}

@@ -419,7 +419,11 @@ impl Worker {
             .ok_or_else(|| StartError::NotInstalled(repo.to_owned()))?;
         let (snap, _) = snapshot::read(&api, head, |_| Vec::new()).await?;
         let blob = snap.blob_of(CONFIG_FILE);
-        if blob.is_none() || blob == current.blob.as_deref() {
+        // The check reads the fingerprint key too, so a pull request that changes only the
+        // key is checked as well; one that changes neither has nothing new to check.
+        let unchanged = blob == current.blob.as_deref()
+            && snap.blob_of(KEY_FILE) == current.key_blob.as_deref();
+        if blob.is_none() || unchanged {
             return Ok(());
         }
         let (_, problems) = snapshot::check_config(&api, head, &self.s.identities).await?;
