@@ -412,6 +412,47 @@ async fn a_timed_out_wave_stalls_and_a_retry_resumes() {
     assert_eq!(drive(&mut rt, &clock, &id).await.unwrap(), Phase::Done);
 }
 
+/// Starting a rotation is one transaction: when its last write fails (here a trigger refuses
+/// the first input), nothing of it is left, so no rotation sits in Requested holding its
+/// credential with nobody to step it; and the next start succeeds.
+#[tokio::test]
+async fn a_start_that_fails_halfway_leaves_nothing_behind() {
+    let config = demo_config();
+    let cred = &config.credentials[0];
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let rt = Runtime::new(store_in(&dir).await, World::default(), clock.clone(), REPO);
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("keyroll.db").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query(
+        "CREATE TRIGGER refuse_inputs BEFORE INSERT ON deliveries \
+         BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert!(rt.start(cred, false).await.is_err());
+    assert!(rt.store().active_rotations(REPO).await.unwrap().is_empty());
+    let locks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM locks")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(locks, 0, "no lock outlives a start that failed");
+
+    sqlx::query("DROP TRIGGER refuse_inputs")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let id = rt.start(cred, false).await.unwrap();
+    let active = rt.store().active_rotations(REPO).await.unwrap();
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0].id, id);
+}
+
 #[tokio::test]
 async fn the_audit_log_is_append_only_and_the_database_holds_no_value() {
     let config = demo_config();

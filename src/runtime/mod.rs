@@ -131,7 +131,8 @@ impl<E: Executor, C: Clock> Runtime<E, C> {
     }
 
     /// Starts a rotation of `cred`: records it and tries to take the locks of the credential
-    /// and of every file it touches (rotations that share a file wait for each other).
+    /// and of every file it touches (rotations that share a file wait for each other), in
+    /// one transaction.
     pub async fn start(&self, cred: &Credential, emergency: bool) -> Result<String, RuntimeError> {
         self.start_for(cred, emergency, None).await
     }
@@ -144,14 +145,6 @@ impl<E: Executor, C: Clock> Runtime<E, C> {
         requested_by: Option<&str>,
     ) -> Result<String, RuntimeError> {
         let now = self.clock.now();
-        let n = self.store.highest_rotation_number(now.year()).await? + 1;
-        let id = format!("R-{}-{n:04}", now.year());
-        let mut rotation =
-            Rotation::new(&id, &cred.name, emergency, plan_for(cred, emergency), now);
-        rotation.requested_by = requested_by.map(str::to_owned);
-        self.store
-            .create_rotation(&self.repository, &rotation, now)
-            .await?;
         let mut scopes = vec![format!("credential:{}:{}", self.repository, cred.name)];
         for l in &cred.locations {
             let scope = format!("file:{}:{}", self.repository, l.file);
@@ -159,12 +152,15 @@ impl<E: Executor, C: Clock> Runtime<E, C> {
                 scopes.push(scope);
             }
         }
-        let input = match self.store.try_lock(&scopes, &id, now).await? {
-            None => Input::LockAcquired,
-            Some(holder) => Input::LockBusy { holder },
+        let make = |id: String| {
+            let mut rotation =
+                Rotation::new(&id, &cred.name, emergency, plan_for(cred, emergency), now);
+            rotation.requested_by = requested_by.map(str::to_owned);
+            rotation
         };
-        self.store
-            .enqueue(&format!("{id}/lock"), &self.repository, &id, &input, now)
+        let id = self
+            .store
+            .start_rotation(&self.repository, now.year(), make, &scopes, now)
             .await?;
         Ok(id)
     }

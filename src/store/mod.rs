@@ -208,28 +208,6 @@ impl Store {
         .transpose()
     }
 
-    /// Records a new rotation.
-    pub async fn create_rotation(
-        &self,
-        repository: &str,
-        rotation: &Rotation,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO rotations (id, repository, credential, phase, state, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
-        )
-        .bind(&rotation.id)
-        .bind(repository)
-        .bind(&rotation.credential)
-        .bind(rotation.phase.label())
-        .bind(serde_json::to_string(rotation)?)
-        .bind(stamp(now))
-        .bind(stamp(now))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     /// A rotation and its version.
     pub async fn rotation(&self, id: &str) -> Result<(Rotation, i64), StoreError> {
         let row = sqlx::query("SELECT state, version FROM rotations WHERE id = ?")
@@ -375,42 +353,6 @@ impl Store {
         Ok(())
     }
 
-    /// Takes every scope for `rotation_id`, or none: returns the rotation holding one of them.
-    pub async fn try_lock(
-        &self,
-        scopes: &[String],
-        rotation_id: &str,
-        now: OffsetDateTime,
-    ) -> Result<Option<String>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for scope in scopes {
-            let holder: Option<String> =
-                sqlx::query("SELECT rotation_id FROM locks WHERE scope = ?")
-                    .bind(scope)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .map(|r| r.get("rotation_id"));
-            if let Some(h) = holder
-                && h != rotation_id
-            {
-                tx.rollback().await?;
-                return Ok(Some(h));
-            }
-        }
-        for scope in scopes {
-            sqlx::query(
-                "INSERT OR IGNORE INTO locks (scope, rotation_id, taken_at) VALUES (?, ?, ?)",
-            )
-            .bind(scope)
-            .bind(rotation_id)
-            .bind(stamp(now))
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(None)
-    }
-
     pub async fn release_locks(&self, rotation_id: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM locks WHERE rotation_id = ?")
             .bind(rotation_id)
@@ -441,21 +383,119 @@ impl Store {
             .collect())
     }
 
-    /// The highest rotation number used in `year` (ids are `R-<year>-<n>`).
-    pub async fn highest_rotation_number(&self, year: i32) -> Result<u32, StoreError> {
-        let rows = sqlx::query("SELECT id FROM rotations WHERE id LIKE ?")
-            .bind(format!("R-{year}-%"))
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| {
-                r.get::<&str, _>("id")
-                    .rsplit('-')
-                    .next()
-                    .and_then(|n| n.parse().ok())
-            })
-            .max()
-            .unwrap_or(0))
+    /// Starts a rotation in one transaction: picks its id (`R-<year>-<n>`, the next number of
+    /// `year`), records the rotation `make` builds for that id, takes every scope for it or
+    /// finds who holds one, and queues that answer as the rotation's first input. A crash
+    /// leaves either all of it or none: never a rotation nobody will step, holding its
+    /// credential for good.
+    pub async fn start_rotation(
+        &self,
+        repository: &str,
+        year: i32,
+        make: impl FnOnce(String) -> Rotation,
+        scopes: &[String],
+        now: OffsetDateTime,
+    ) -> Result<String, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let n = highest_number(&mut tx, year).await?.saturating_add(1);
+        let id = format!("R-{year}-{n:04}");
+        let rotation = make(id.clone());
+        insert_rotation(&mut tx, repository, &rotation, now).await?;
+        let input = match held_by_another(&mut tx, scopes, &id).await? {
+            Some(holder) => Input::LockBusy { holder },
+            None => {
+                take_scopes(&mut tx, scopes, &id, now).await?;
+                Input::LockAcquired
+            }
+        };
+        sqlx::query(
+            "INSERT INTO deliveries (delivery_id, repository, rotation_id, input, received_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(format!("{id}/lock"))
+        .bind(repository)
+        .bind(&id)
+        .bind(serde_json::to_string(&input)?)
+        .bind(stamp(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
     }
+}
+
+/// The highest rotation number used in `year`, read on `conn`.
+async fn highest_number(conn: &mut sqlx::SqliteConnection, year: i32) -> Result<u32, StoreError> {
+    let rows = sqlx::query("SELECT id FROM rotations WHERE id LIKE ?")
+        .bind(format!("R-{year}-%"))
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            r.get::<&str, _>("id")
+                .rsplit('-')
+                .next()
+                .and_then(|n| n.parse().ok())
+        })
+        .max()
+        .unwrap_or(0))
+}
+
+async fn insert_rotation(
+    conn: &mut sqlx::SqliteConnection,
+    repository: &str,
+    rotation: &Rotation,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO rotations (id, repository, credential, phase, state, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+    )
+    .bind(&rotation.id)
+    .bind(repository)
+    .bind(&rotation.credential)
+    .bind(rotation.phase.label())
+    .bind(serde_json::to_string(rotation)?)
+    .bind(stamp(now))
+    .bind(stamp(now))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The rotation other than `rotation_id` holding one of `scopes`, if any.
+async fn held_by_another(
+    conn: &mut sqlx::SqliteConnection,
+    scopes: &[String],
+    rotation_id: &str,
+) -> Result<Option<String>, StoreError> {
+    for scope in scopes {
+        let holder: Option<String> = sqlx::query("SELECT rotation_id FROM locks WHERE scope = ?")
+            .bind(scope)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|r| r.get("rotation_id"));
+        if let Some(h) = holder
+            && h != rotation_id
+        {
+            return Ok(Some(h));
+        }
+    }
+    Ok(None)
+}
+
+async fn take_scopes(
+    conn: &mut sqlx::SqliteConnection,
+    scopes: &[String],
+    rotation_id: &str,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    for scope in scopes {
+        sqlx::query("INSERT OR IGNORE INTO locks (scope, rotation_id, taken_at) VALUES (?, ?, ?)")
+            .bind(scope)
+            .bind(rotation_id)
+            .bind(stamp(now))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
