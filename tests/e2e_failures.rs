@@ -148,6 +148,28 @@ async fn a_push_that_changes_more_than_the_credential_is_refused() {
     assert_eq!(w.sim.branch_sha(&pr.head).unwrap(), head);
 }
 
+/// Only keyroll's own account is exempt from the push check: another App's bot pushing to
+/// keyroll's branch is checked like a person (design invariant 6).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_apps_push_to_keyrolls_branch_is_checked() {
+    let w = World::start().await;
+    let _id = rotate(&w, &alice(), "data-api-tokens").await;
+    let pr = w.open_pull();
+    let head = w
+        .sim
+        .push_to_branch(
+            &pr.head,
+            &[("README.md", "hello\n")],
+            &sim::User::deploy_bot(),
+        )
+        .await;
+    w.settle().await;
+    let (conclusion, _, summary) = w.gate(&head);
+    assert_eq!(conclusion.as_deref(), Some("failure"));
+    assert!(summary.contains("`README.md` changed"), "{summary}");
+    assert_eq!(w.sim.branch_sha(&pr.head).unwrap(), head);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pull_request_closed_unmerged_aborts_the_rotation() {
     let w = World::start().await;

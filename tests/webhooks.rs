@@ -210,7 +210,7 @@ fn deliveries_route_to_their_rotation_and_move_it() {
             let delivery = parse(event, &serde_json::to_vec(payload).unwrap())
                 .unwrap()
                 .unwrap();
-            inputs(&delivery, std::slice::from_ref(r))
+            inputs(&delivery, std::slice::from_ref(r), "keyroll[bot]")
         };
 
     // The merge of keyroll's branch.
@@ -480,7 +480,7 @@ mod fuzz {
     fn read(event: &str, body: &[u8]) {
         let _ = repository_of(body);
         if let Ok(Some(d)) = parse(event, body) {
-            let _ = inputs(&d, &active());
+            let _ = inputs(&d, &active(), "keyroll[bot]");
         }
     }
 

@@ -303,6 +303,20 @@ fn paged(rest: &str) -> String {
     format!("{rest}{sep}per_page={PER_PAGE}")
 }
 
+/// The login of the App's own bot account, `<app slug>[bot]`: the author of everything the
+/// App does with an installation token (`GET /app`, as the App).
+pub async fn app_bot_login(github: &super::client::GitHub) -> Result<String, RestError> {
+    #[derive(Deserialize)]
+    struct App {
+        slug: String,
+    }
+    let app: App = shape(
+        "GET /app",
+        github.app_request(Method::GET, "/app", None).await?,
+    )?;
+    Ok(format!("{}[bot]", app.slug))
+}
+
 fn shape<T: DeserializeOwned>(what: &str, v: Value) -> Result<T, RestError> {
     serde_json::from_value(v).map_err(|error| RestError::Shape {
         what: what.to_owned(),

@@ -11,8 +11,16 @@ use crate::engine::{Conclusion, Input, Rotation};
 
 use crate::changeset::branch;
 
-/// The inputs a delivery carries, each with the id of the rotation it is for.
-pub fn inputs(delivery: &Delivery, active: &[Rotation]) -> Vec<(String, Input)> {
+/// Whether [`inputs`] needs keyroll's own login for this delivery: only a push to a pull
+/// request's branch is told apart by who made it.
+pub fn needs_own_login(delivery: &Delivery) -> bool {
+    matches!(&delivery.event, Event::PullRequest { action, .. } if action == "synchronize")
+}
+
+/// The inputs a delivery carries, each with the id of the rotation it is for. `own_login` is
+/// keyroll's own bot account (`<app slug>[bot]`): its pushes are keyroll's, everyone
+/// else's, another App's included, are checked.
+pub fn inputs(delivery: &Delivery, active: &[Rotation], own_login: &str) -> Vec<(String, Input)> {
     match &delivery.event {
         Event::PullRequest {
             action,
@@ -42,10 +50,12 @@ pub fn inputs(delivery: &Delivery, active: &[Rotation]) -> Vec<(String, Input)> 
                 },
                 "closed" => Input::PrClosed { number: *number },
                 "reopened" => Input::PrReopened { number: *number },
-                // A push to keyroll's branch by anyone but keyroll (a person's `sops set` of a
-                // manual value, say): keyroll stops writing to that branch.
+                // A push to keyroll's branch by anyone but keyroll itself (a person's `sops
+                // set` of a manual value, another App's bot): keyroll stops writing to that
+                // branch and checks the push. Only keyroll's own account is exempt; being a
+                // bot is not enough (design invariant 6).
                 "synchronize" => match &delivery.context.sender {
-                    Some(sender) if !sender.is_bot => Input::PushedByPerson {
+                    Some(sender) if sender.login != own_login => Input::PushedByPerson {
                         number: *number,
                         login: sender.login.clone(),
                         head_sha: head_sha.clone(),

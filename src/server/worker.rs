@@ -87,6 +87,8 @@ pub(super) struct Worker {
     pub s: WorkerSettings,
     pub repos: HashMap<String, RepoState>,
     pub roles: super::commands::RoleCache,
+    /// keyroll's own bot login, read from GitHub once it is first needed.
+    own_login: Option<String>,
 }
 
 impl Worker {
@@ -95,7 +97,19 @@ impl Worker {
             s,
             repos: HashMap::new(),
             roles: Default::default(),
+            own_login: None,
         }
+    }
+
+    /// keyroll's own bot login (`<app slug>[bot]`), read once: its pushes to keyroll's
+    /// branches are keyroll's own, any other account's are checked.
+    async fn own_login(&mut self) -> Result<String, StartError> {
+        if let Some(login) = &self.own_login {
+            return Ok(login.clone());
+        }
+        let login = crate::github::rest::app_bot_login(&self.s.github).await?;
+        self.own_login = Some(login.clone());
+        Ok(login)
     }
 
     /// Parses and handles one stored delivery: what came of it, for the store, or how it
@@ -251,7 +265,13 @@ impl Worker {
             _ => {}
         }
         let active = store.active_rotations(&repo).await?;
-        let inputs = route::inputs(d, &active);
+        // Asked of GitHub only when a push must be told apart by who made it.
+        let own_login = if route::needs_own_login(d) {
+            self.own_login().await?
+        } else {
+            String::new()
+        };
+        let inputs = route::inputs(d, &active, &own_login);
         for (rotation, input) in &inputs {
             store
                 .enqueue(&format!("{id}/{rotation}"), &repo, rotation, input, now)
