@@ -1,7 +1,7 @@
 //! End to end, the people around keyroll: who may run which command, what never counts as a
 //! command, approvals on the current head only, automerge where the config allows it, the
 //! gate check's buttons, an emergency started from the dashboard, and the dashboard edited
-//! once per real change.
+//! once per real change, and every pull request of a finished rotation saying how it ended.
 
 #![allow(
     clippy::unwrap_used,
@@ -463,4 +463,127 @@ async fn the_dashboard_is_there_as_soon_as_the_app_is_installed() {
     assert_eq!(w.rotation_ids().await.len(), 1, "{}", w.last_reply(dash));
     w.tick().await;
     assert_eq!(dashboards(&w), 1, "the tick found it");
+}
+
+/// The sticky status comment keyroll keeps on a pull request.
+fn status_comment(w: &World, number: u64) -> String {
+    let found: Vec<String> = w
+        .sim
+        .comments(number)
+        .into_iter()
+        .filter(|c| c.author == "keyroll[bot]" && c.body.contains("<!-- keyroll:status"))
+        .map(|c| c.body)
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "one status comment on #{number}: {found:#?}"
+    );
+    found.into_iter().next().unwrap()
+}
+
+/// Approves (as the owner), merges (as alice) and lets every deploy check of the search API
+/// tokens succeed on the merge commit.
+async fn merged_and_rolled_out(w: &World, number: u64) -> String {
+    w.sim.review(number, &mona(), "APPROVED", "").await;
+    w.settle().await;
+    let merge = w.merge(number, &alice()).await;
+    w.checks(
+        &merge,
+        &["deploy-search-api", "deploy-frontends", "deploy-scripts"],
+        "success",
+    )
+    .await;
+    merge
+}
+
+/// Every pull request of a finished rotation says how it ended, not what it last waited for.
+fn all_say(w: &World, pulls: &[&sim::PullSnapshot], phase: &str, conclusion: &str, title: &str) {
+    for p in pulls {
+        let comment = status_comment(w, p.number);
+        assert!(
+            comment.contains(&format!("· {phase}")),
+            "#{}: {comment}",
+            p.number
+        );
+        assert!(!comment.contains("waiting"), "#{}: {comment}", p.number);
+        let (c, t, summary) = w.gate(&p.head_sha);
+        assert_eq!(
+            c.as_deref(),
+            Some(conclusion),
+            "#{}: {t}: {summary}",
+            p.number
+        );
+        assert_eq!(t, title, "#{}: {summary}", p.number);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_done_rotation_says_so_on_every_pull_request() {
+    let w = World::start().await;
+    let (id, add) = started(&w, "search-api-tokens").await;
+    merged_and_rolled_out(&w, add.number).await;
+    let remove = w.open_pull();
+    assert_ne!(remove.number, add.number);
+    merged_and_rolled_out(&w, remove.number).await;
+    assert_eq!(w.phase(&id).await, "done");
+    all_say(&w, &[&add, &remove], "done", "success", "Rotation done");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aborted_rotation_says_why_on_every_pull_request() {
+    let w = World::start().await;
+    let (id, add) = started(&w, "search-api-tokens").await;
+    merged_and_rolled_out(&w, add.number).await;
+    let remove = w.open_pull();
+    w.sim.close_pull(remove.number, &alice()).await;
+    w.settle().await;
+    assert_eq!(w.phase(&id).await, "aborted");
+    all_say(
+        &w,
+        &[&add, &remove],
+        "aborted: pull request #",
+        "neutral",
+        "Rotation aborted",
+    );
+    let (_, _, summary) = w.gate(&add.head_sha);
+    assert!(
+        summary.contains(&format!(
+            "pull request #{} was closed without merging",
+            remove.number
+        )),
+        "{summary}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolled_back_rotation_says_so_on_every_pull_request() {
+    let w = World::start().await;
+    let (id, add) = started(&w, "search-api-tokens").await;
+    w.sim.review(add.number, &mona(), "APPROVED", "").await;
+    w.settle().await;
+    let merge = w.merge(add.number, &alice()).await;
+    w.checks(&merge, &["deploy-search-api"], "failure").await;
+    assert!(
+        w.phase(&id).await.starts_with("stalled"),
+        "{}",
+        w.phase(&id).await
+    );
+    w.say(
+        add.number,
+        &sam(),
+        &format!("/keyroll rollback {id} -- search-api broke"),
+    )
+    .await;
+    let back = w.open_pull();
+    assert!(back.title.contains("roll back"), "{}", back.title);
+    merged_and_rolled_out(&w, back.number).await;
+    assert_eq!(w.phase(&id).await, "rolled-back");
+    all_say(
+        &w,
+        &[&add, &back],
+        "rolled back",
+        "neutral",
+        "Rotation rolled back",
+    );
 }

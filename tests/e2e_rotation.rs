@@ -337,3 +337,51 @@ fn report_requests(spent: &[String]) {
     let _ = std::fs::create_dir_all(path.parent().unwrap());
     std::fs::write(path, text).unwrap();
 }
+
+/// A deploy check that succeeds on a later commit of the default branch (one that contains
+/// the merge) moves the wave when its webhook arrives, with no reconcile tick; the same
+/// check on a commit of another branch that contains the merge does not count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_on_a_later_default_branch_commit_counts_when_its_webhook_arrives() {
+    let w = World::start().await;
+    w.tick().await;
+    w.say(
+        w.dashboard(),
+        &alice(),
+        "/keyroll rotate search-api-tokens -- test",
+    )
+    .await;
+    let id = w.rotation_ids().await.last().cloned().unwrap();
+    let add = w.open_pull();
+    w.sim.review(add.number, &mona(), "APPROVED", "").await;
+    w.settle().await;
+    w.merge(add.number, &alice()).await;
+    assert_eq!(w.phase(&id).await, "rollout 0.0");
+
+    // A branch made after the merge contains it, but is not the default branch.
+    let elsewhere = w
+        .sim
+        .push_to_branch("experiment", &[("notes.txt", "try")], &pete())
+        .await;
+    w.settle().await;
+    w.checks(&elsewhere, &["deploy-search-api"], "success")
+        .await;
+    assert_eq!(w.phase(&id).await, "rollout 0.0", "not the default branch");
+
+    // Someone merges something else; the deploy runs on the new head.
+    let default = w.sim.default_branch();
+    let later = w
+        .sim
+        .push_to_branch(&default, &[("notes.txt", "later")], &pete())
+        .await;
+    w.settle().await;
+    w.checks(&later, &["deploy-search-api"], "success").await;
+    assert_eq!(w.phase(&id).await, "rollout 0.1", "counted without a tick");
+    w.checks(&later, &["deploy-frontends", "deploy-scripts"], "success")
+        .await;
+    assert_eq!(
+        w.phase(&id).await,
+        "open 1",
+        "the remove pull request is open"
+    );
+}

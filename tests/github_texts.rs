@@ -120,6 +120,125 @@ fn status_comment_when_held_and_open() {
     ));
 }
 
+fn check(sha: &str, name: &str, conclusion: Conclusion) -> Input {
+    Input::Check {
+        merge_sha: sha.into(),
+        name: name.into(),
+        conclusion,
+    }
+}
+
+fn command(command: keyroll::engine::Command) -> Input {
+    Input::Command {
+        command,
+        actor: "sam".into(),
+        pr_number: None,
+    }
+}
+
+/// Every pull request of a finished rotation: the texts of each, one after the other.
+fn final_texts(r: &Rotation, news: &str) -> String {
+    let views = render::final_views(r, news);
+    assert!(
+        !views.is_empty(),
+        "a finished rotation writes on its pull requests"
+    );
+    views
+        .iter()
+        .map(|v| {
+            format!(
+                "## #{}\n\n{}\n### keyroll/gate: {} · {}\n\n{}\n",
+                v.number,
+                v.comment,
+                v.gate.conclusion.unwrap_or("in progress"),
+                v.gate.title,
+                v.gate.summary
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn final_texts_of_a_done_rotation_on_both_pull_requests() {
+    let mut inputs = vec![
+        Input::LockAcquired,
+        Input::PrOpened { pr: 0, number: 101 },
+        Input::PrMerged {
+            number: 101,
+            merge_sha: "a1".into(),
+        },
+    ];
+    for name in ["deploy-search-api", "deploy-frontends", "deploy-scripts"] {
+        inputs.push(check("a1", name, Conclusion::Success));
+    }
+    inputs.push(Input::PrOpened { pr: 1, number: 102 });
+    inputs.push(Input::PrMerged {
+        number: 102,
+        merge_sha: "b2".into(),
+    });
+    for name in ["deploy-search-api", "deploy-frontends", "deploy-scripts"] {
+        inputs.push(check("b2", name, Conclusion::Success));
+    }
+    let r = driven("search-api-tokens", &inputs);
+    assert_eq!(r.phase, keyroll::engine::Phase::Done);
+    insta::assert_snapshot!(final_texts(&r, "done"));
+}
+
+#[test]
+fn final_texts_of_an_aborted_rotation() {
+    let r = driven(
+        "session-secret",
+        &[
+            Input::LockAcquired,
+            Input::PrOpened { pr: 0, number: 101 },
+            Input::PrClosed { number: 101 },
+        ],
+    );
+    insta::assert_snapshot!(final_texts(
+        &r,
+        "aborted: pull request #101 was closed without merging"
+    ));
+}
+
+#[test]
+fn final_texts_of_a_rolled_back_rotation() {
+    let r = driven(
+        "search-api-tokens",
+        &[
+            Input::LockAcquired,
+            Input::PrOpened { pr: 0, number: 101 },
+            Input::PrMerged {
+                number: 101,
+                merge_sha: "a1".into(),
+            },
+            check(
+                "a1",
+                "deploy-search-api",
+                Conclusion::Failure("failure".into()),
+            ),
+            command(keyroll::engine::Command::Rollback),
+            Input::PrOpened { pr: 1, number: 103 },
+            Input::PrMerged {
+                number: 103,
+                merge_sha: "c3".into(),
+            },
+            check("c3", "deploy-search-api", Conclusion::Success),
+            check("c3", "deploy-frontends", Conclusion::Success),
+            check("c3", "deploy-scripts", Conclusion::Success),
+        ],
+    );
+    assert_eq!(r.phase, keyroll::engine::Phase::RolledBack);
+    insta::assert_snapshot!(final_texts(&r, "rolled back"));
+}
+
+#[test]
+fn a_running_rotation_has_no_final_texts() {
+    let r = driven("data-api-tokens", &merged_add());
+    assert!(render::final_views(&r, "news").is_empty());
+    assert!(render::final_gate_output(&r).is_none());
+}
+
 #[test]
 fn gate_check_lists_every_unmet_condition() {
     let mut r = driven(

@@ -256,6 +256,45 @@ fn deliveries_route_to_their_rotation_and_move_it() {
         "a check on an unrelated commit counts for nothing"
     );
 
+    // The same check on another commit: worth asking GitHub about (the wave waits for it),
+    // and routed to the wave once the shell found the commit is a later one of the default
+    // branch. Another check's result is not worth a question.
+    let parsed = |event: &str, payload: &serde_json::Value| {
+        parse(event, &serde_json::to_vec(payload).unwrap())
+            .unwrap()
+            .unwrap()
+    };
+    let unrelated_sha = unrelated["check_run"]["head_sha"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        keyroll::github::route::later_candidates(
+            &parsed("check_run", &unrelated),
+            std::slice::from_ref(&r)
+        ),
+        Some((unrelated_sha, vec![merge_sha.clone()]))
+    );
+    let later = keyroll::github::route::inputs_after(
+        &parsed("check_run", &unrelated),
+        std::slice::from_ref(&r),
+        "keyroll[bot]",
+        std::slice::from_ref(&merge_sha),
+    );
+    assert!(
+        matches!(later.as_slice(), [(_, Input::Check { merge_sha: m, .. })] if *m == merge_sha),
+        "{later:?}"
+    );
+    let mut other = unrelated.clone();
+    other["check_run"]["name"] = "lint".into();
+    assert_eq!(
+        keyroll::github::route::later_candidates(
+            &parsed("check_run", &other),
+            std::slice::from_ref(&r)
+        ),
+        None
+    );
+
     // The wave's check, completed on the merge commit.
     let mut check = unrelated.clone();
     check["check_run"]["head_sha"] = merge_sha.clone().into();

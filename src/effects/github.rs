@@ -469,12 +469,17 @@ impl GitHubExecutor {
     }
 
     /// Rewrites the sticky status comment and, while the pull request is open, the gate.
+    /// A finished rotation writes what [`render::final_views`] says on every pull request it
+    /// opened.
     async fn status(
         &self,
         rotation: &Rotation,
         key: &str,
         news: &str,
     ) -> Result<Outcome, ExecError> {
+        if rotation.phase.is_terminal() {
+            return self.final_status(rotation, news).await;
+        }
         let Some((pr, number)) = self.current_number(rotation) else {
             return Ok(receipt("no pull request yet"));
         };
@@ -496,6 +501,49 @@ impl GitHubExecutor {
                 feedback,
             }),
             Err(e) => transient_or(e, "writing the gate check").map(receipt_owned),
+        }
+    }
+
+    /// Writes the final status comment and gate check of a finished rotation on each of its
+    /// pull requests. Each write is find-or-create, so a replay after a failure part-way
+    /// rewrites nothing already right.
+    async fn final_status(&self, rotation: &Rotation, news: &str) -> Result<Outcome, ExecError> {
+        let views = render::final_views(rotation, news);
+        if views.is_empty() {
+            return Ok(receipt("no pull request to write on"));
+        }
+        for view in &views {
+            if let Err(e) = self.put_comment(rotation, view.number, &view.comment).await {
+                return transient_or(e, "writing the status comment").map(receipt_owned);
+            }
+            let written = match self.head_of(rotation, view.number).await {
+                Ok(head) => self.put_gate(&head, view.gate.clone()).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = written {
+                return transient_or(e, "writing the gate check").map(receipt_owned);
+            }
+        }
+        Ok(receipt_owned(format!(
+            "final status written on {} pull request(s)",
+            views.len()
+        )))
+    }
+
+    /// The head commit of pull request `number`: as keyroll opened it, unless a person
+    /// pushed since (or this process did not open it), when GitHub is asked.
+    async fn head_of(&self, rotation: &Rotation, number: u64) -> Result<String, RestError> {
+        let pushed = rotation
+            .pr_index(number)
+            .and_then(|pr| rotation.facts.prs.get(&pr))
+            .is_some_and(|f| f.edited_by_person);
+        let known = self
+            .memo
+            .with(|m| m.opened.get(&number).map(|o| o.head.clone()))
+            .flatten();
+        match known {
+            Some(h) if !pushed => Ok(h),
+            _ => Ok(self.repo.pull(number).await?.head.sha),
         }
     }
 
@@ -591,19 +639,7 @@ impl GitHubExecutor {
             },
             _ => return Ok(()),
         };
-        let known = self
-            .memo
-            .with(|m| m.opened.get(&number).map(|o| o.head.clone()))
-            .flatten();
-        let pushed = rotation
-            .facts
-            .prs
-            .get(&pr)
-            .is_some_and(|f| f.edited_by_person);
-        let head = match known {
-            Some(h) if !pushed => h,
-            _ => self.repo.pull(number).await?.head.sha,
-        };
+        let head = self.head_of(rotation, number).await?;
         self.memo.with(|m| m.waiting.insert(number, head.clone()));
         self.put_gate(&head, out).await
     }

@@ -203,11 +203,36 @@ fn step_state(rotation: &Rotation, pr: usize, i: usize, step: &PlannedStep) -> &
         },
         Some((p, s)) if p == pr && i < s => "done",
         Some((p, _)) if p > pr => "done",
-        _ if merged && rotation.phase == Phase::Done => "done",
+        _ if rotation.phase.is_terminal() => final_step_state(rotation, pr, step),
         _ if merged && current_pr(rotation).is_some_and(|c| c > pr) => "done",
         _ => match step {
             PlannedStep::Gate { .. } | PlannedStep::Wave { .. } => "waiting",
         },
+    }
+}
+
+/// A step's state once the rotation is over: a finished rotation's comment must not say
+/// "waiting" about a step that will never run.
+fn final_step_state(rotation: &Rotation, pr: usize, step: &PlannedStep) -> &'static str {
+    let facts = rotation.facts.prs.get(&pr);
+    let rolled_out = match rotation.phase {
+        Phase::Done => true,
+        // Only the rolled-out rollback pull request ends a rotation as RolledBack.
+        Phase::RolledBack => rotation
+            .plan
+            .get(pr)
+            .is_some_and(|p| p.change == Change::Rollback),
+        _ => false,
+    };
+    let passed = facts.is_some_and(|f| match step {
+        PlannedStep::Wave { checks, .. } => checks.iter().all(|c| f.succeeded.contains(c)),
+        PlannedStep::Gate { name, .. } => f.confirmed.contains_key(name),
+    });
+    let merged = facts.is_some_and(|f| f.merge_sha.is_some());
+    if merged && (rolled_out || passed) {
+        "done"
+    } else {
+        "not finished"
     }
 }
 
@@ -316,6 +341,77 @@ pub fn status_text(rotation: &Rotation, news: &str) -> String {
         }
     }
     out
+}
+
+/// What one pull request of a finished rotation shows for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinalView {
+    pub number: u64,
+    /// The sticky status comment, the same on every pull request of the rotation.
+    pub comment: String,
+    /// The `keyroll/gate` check run on the pull request's head.
+    pub gate: CheckOutput,
+}
+
+/// What every pull request of a finished rotation shows: each one that was opened gets the
+/// final status comment and a gate check saying how the rotation ended, so none keeps the
+/// words it had when the rotation moved on from it ("waiting for deploy-scripts"). Empty
+/// while the rotation runs: then only the current pull request's texts change.
+pub fn final_views(rotation: &Rotation, news: &str) -> Vec<FinalView> {
+    let Some(gate) = final_gate_output(rotation) else {
+        return Vec::new();
+    };
+    let comment = status_comment(rotation, news);
+    rotation
+        .facts
+        .prs
+        .values()
+        .filter_map(|f| f.number)
+        .map(|number| FinalView {
+            number,
+            comment: comment.clone(),
+            gate: gate.clone(),
+        })
+        .collect()
+}
+
+/// The `keyroll/gate` check run a finished rotation leaves: green when done, neutral (it
+/// neither passes nor blocks anything) with the reason when it stopped or rolled back.
+/// `None` while the rotation runs.
+pub fn final_gate_output(rotation: &Rotation) -> Option<CheckOutput> {
+    let of = format!("Rotation `{}` of `{}`", rotation.id, rotation.credential);
+    let (conclusion, title, summary) = match &rotation.phase {
+        Phase::Done => (
+            "success",
+            "Rotation done".to_owned(),
+            format!("{of} is done: every pull request merged and rolled out."),
+        ),
+        Phase::Aborted { reason } => (
+            "neutral",
+            "Rotation aborted".to_owned(),
+            format!(
+                "{of} stopped: {reason}. Nothing more happens on this pull request; `/keyroll rotate {}` starts a new rotation.",
+                rotation.credential
+            ),
+        ),
+        Phase::RolledBack => (
+            "neutral",
+            "Rotation rolled back".to_owned(),
+            format!(
+                "{of} was rolled back: the reverse of its add pull request merged and rolled out, so the old values are the ones in use. `/keyroll rotate {}` starts a new rotation.",
+                rotation.credential
+            ),
+        ),
+        _ => return None,
+    };
+    Some(CheckOutput {
+        name: GATE_CHECK.into(),
+        conclusion: Some(conclusion),
+        title,
+        summary,
+        // Nothing is left to confirm, hold or retry.
+        actions: &[],
+    })
 }
 
 /// What still stands between an open keyroll pull request and its merge. `push_problems`

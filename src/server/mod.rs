@@ -18,6 +18,7 @@ mod dashboard;
 mod front_door;
 mod intake;
 mod lanes;
+mod later;
 pub mod metrics;
 mod reconcile;
 pub mod retry;

@@ -95,7 +95,7 @@ async fn repository(
         }
         if let Some(h) = &head
             && *h != merge
-            && api.contains(h, &merge).await?
+            && super::later::counts_after(&api, h, &merge, h).await?
         {
             commits.push(h.clone());
         }

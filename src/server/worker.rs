@@ -271,7 +271,18 @@ impl Worker {
         } else {
             String::new()
         };
-        let inputs = route::inputs(d, &active, &own_login);
+        // A result on a later commit of the default branch counts at once, not at the next
+        // reconcile tick (GitHub is asked only when a wave waits for that check).
+        let later = if route::later_candidates(d, &active).is_some() {
+            let default = self.default_branch(&repo).await?;
+            let api = self
+                .api(&repo)
+                .ok_or_else(|| StartError::NotInstalled(repo.clone()))?;
+            super::later::merges_before(&api, &default, d, &active).await?
+        } else {
+            Vec::new()
+        };
+        let inputs = route::inputs_after(d, &active, &own_login, &later);
         for (rotation, input) in &inputs {
             store
                 .enqueue(&format!("{id}/{rotation}"), &repo, rotation, input, now)
