@@ -416,6 +416,35 @@ fn plan_output() {
     }
 }
 
+/// A manual credential's plan: nobody has supplied the new values yet, so it shows where they
+/// go, what each location holds now and what a person runs, and succeeds (it used to fail
+/// with exit 7, as `rotate` without values still does).
+#[test]
+fn plan_of_a_manual_credential_tells_a_person_what_to_do() {
+    let demo = Demo::new();
+    let out = demo.keyroll(&["plan", "notify-api-keys"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let plain = String::from_utf8_lossy(&out.stdout).into_owned();
+    for secret in DEMO_SECRETS {
+        assert!(
+            !plain.contains(secret),
+            "a plaintext value in the plan:\n{plain}"
+        );
+    }
+    let date = regex::Regex::new(r"\d{4}-\d{2}-\d{2}").unwrap();
+    let shown = date.replace_all(&mask(&plain), "YYYY-MM-DD").into_owned();
+    insta::assert_snapshot!("plan_notify_api_keys_add_manual", shown);
+
+    let out = demo.keyroll(&["plan", "notify-api-keys", "--markdown"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.starts_with("### `notify-api-keys`: add"), "{md}");
+    assert!(
+        md.contains("keyroll rotate notify-api-keys --phase add --value-stdin"),
+        "{md}"
+    );
+}
+
 /// The demo repository's fingerprint key, decrypted with the demo identity.
 fn demo_key() -> FingerprintKey {
     let ids = Identities::from_file(&fixture("demo-age-key.txt")).unwrap();
