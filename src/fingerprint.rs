@@ -256,6 +256,10 @@ pub struct KeyCheck {
     pub problems: Vec<String>,
     /// The repository has no key file: values are shown without fingerprints.
     pub missing: bool,
+    /// Why keyroll's identity cannot open the key file (no identity, or none of its
+    /// recipients'), kept apart from `problems` so a caller can say it once for every file
+    /// with the same cause.
+    pub no_key: Option<String>,
 }
 
 impl KeyCheck {
@@ -298,8 +302,12 @@ pub fn check(files: &dyn Files, config: &Config, ids: &Identities) -> KeyCheck {
         out.missing = true;
         return out;
     };
-    if let Err(e) = FingerprintKey::from_file_text(bytes.clone(), ids) {
-        out.problems.push(e.to_string());
+    match FingerprintKey::from_file_text(bytes.clone(), ids) {
+        Err(KeyError::Sops(e)) if crate::policy::validate::is_no_key(&e) => {
+            out.no_key = Some(e.to_string());
+        }
+        Err(e) => out.problems.push(e.to_string()),
+        Ok(_) => {}
     }
     let Ok(text) = String::from_utf8(bytes) else {
         return out;

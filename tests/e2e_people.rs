@@ -587,3 +587,85 @@ async fn a_rolled_back_rotation_says_so_on_every_pull_request() {
         "Rotation rolled back",
     );
 }
+
+/// A `/keyroll` command in a review's body runs as it would in a comment: the same parser
+/// (a quoted command runs nothing), the same roles, the answer on the pull request (in words,
+/// as GitHub has no reactions for reviews); and the review still counts as a review.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_in_review_bodies_run_like_comments() {
+    let w = World::start().await;
+    let (id, pr) = started(&w, "data-api-tokens").await;
+    let n = pr.number;
+    let reactions = w.sim.reactions().len();
+
+    // A reader is refused, as in a comment.
+    w.sim
+        .review(n, &carol(), "COMMENTED", "/keyroll hold -- stop")
+        .await;
+    w.settle().await;
+    assert!(
+        w.last_reply(n).contains("you have reader"),
+        "{}",
+        w.last_reply(n)
+    );
+    assert!(!w.gate(&pr.head_sha).2.contains("on hold"));
+
+    // A quoted command is no command.
+    let replies = w.sim.comments(n).len();
+    w.sim
+        .review(
+            n,
+            &sam(),
+            "COMMENTED",
+            "> /keyroll hold\nas the runbook says",
+        )
+        .await;
+    w.settle().await;
+    assert_eq!(w.sim.comments(n).len(), replies, "{}", w.last_reply(n));
+    assert!(!w.gate(&pr.head_sha).2.contains("on hold"));
+
+    // An operator's hold holds, and is answered in words on the pull request.
+    w.sim
+        .review(
+            n,
+            &sam(),
+            "COMMENTED",
+            "Not yet.\n/keyroll hold -- waiting for the release window",
+        )
+        .await;
+    w.settle().await;
+    assert!(w.gate(&pr.head_sha).2.contains("on hold"));
+    assert_eq!(
+        w.last_reply(n),
+        "@sam `/keyroll hold -- waiting for the release window`: done."
+    );
+
+    // An operator's unhold in a review lets it go on.
+    w.sim
+        .review(n, &sam(), "COMMENTED", "/keyroll unhold -- window open")
+        .await;
+    w.settle().await;
+    assert!(
+        !w.gate(&pr.head_sha).2.contains("on hold"),
+        "{}",
+        w.last_reply(n)
+    );
+
+    // The owner approves and asks for the status in one review: both count.
+    w.sim
+        .review(n, &mona(), "APPROVED", "LGTM\n\n/keyroll status")
+        .await;
+    w.settle().await;
+    assert!(w.last_reply(n).contains(&id), "{}", w.last_reply(n));
+    let (conclusion, _, summary) = w.gate(&pr.head_sha);
+    assert_eq!(conclusion.as_deref(), Some("success"), "{summary}");
+
+    // Nothing was reacted to: reviews take no reactions.
+    assert_eq!(w.sim.reactions().len(), reactions);
+    // Every command read is in the log.
+    let log = w.command_log().await;
+    assert!(
+        log.iter().filter(|(_, c, _)| c.contains("hold")).count() >= 3,
+        "{log:#?}"
+    );
+}

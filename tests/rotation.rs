@@ -416,6 +416,80 @@ fn plan_output() {
     }
 }
 
+/// A manual credential's plan: nobody has supplied the new values yet, so it shows where they
+/// go, what each location holds now and what a person runs, and succeeds (it used to fail
+/// with exit 7, as `rotate` without values still does).
+#[test]
+fn plan_of_a_manual_credential_tells_a_person_what_to_do() {
+    let demo = Demo::new();
+    let out = demo.keyroll(&["plan", "notify-api-keys"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let plain = String::from_utf8_lossy(&out.stdout).into_owned();
+    for secret in DEMO_SECRETS {
+        assert!(
+            !plain.contains(secret),
+            "a plaintext value in the plan:\n{plain}"
+        );
+    }
+    let date = regex::Regex::new(r"\d{4}-\d{2}-\d{2}").unwrap();
+    let shown = date.replace_all(&mask(&plain), "YYYY-MM-DD").into_owned();
+    insta::assert_snapshot!("plan_notify_api_keys_add_manual", shown);
+
+    let out = demo.keyroll(&["plan", "notify-api-keys", "--markdown"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.starts_with("### `notify-api-keys`: add"), "{md}");
+    assert!(
+        md.contains("keyroll rotate notify-api-keys --phase add --value-stdin"),
+        "{md}"
+    );
+}
+
+/// `validate` without a usable identity says so once per cause, naming every file it cannot
+/// open once, and exits with sops's "no key" code (128), not the invalid-config code: it
+/// used to print the same cause at each of the ten locations and exit 5.
+#[test]
+fn validate_without_a_usable_identity_says_so_once() {
+    use age::secrecy::ExposeSecret;
+    let demo = Demo::new();
+    let files = [
+        "vars/production.yaml",
+        "jenkins-vars/jenkins.yaml",
+        ".keyroll/fingerprint-key.yaml",
+    ];
+
+    let out = run_keyroll(demo.path(), &["validate", "--repo", "."], &[], None);
+    assert_eq!(out.status.code(), Some(128), "{}", text(&out));
+    let msg = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(msg.lines().count(), 1, "{msg}");
+    assert!(msg.contains("no age identity was found"), "{msg}");
+    for f in files {
+        assert_eq!(msg.matches(f).count(), 1, "{f} once:\n{msg}");
+    }
+
+    // An identity that is none of the files' recipients: the same, with that cause.
+    let other = demo.path().join("other-key.txt");
+    let id = age::x25519::Identity::generate();
+    std::fs::write(&other, id.to_string().expose_secret()).unwrap();
+    let out = run_keyroll(
+        demo.path(),
+        &["validate", "--repo", "."],
+        &[("SOPS_AGE_KEY_FILE", other.to_str().unwrap())],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(128), "{}", text(&out));
+    let msg = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(msg.lines().count(), 1, "{msg}");
+    assert!(msg.contains("none of the file's age recipients"), "{msg}");
+    for f in files {
+        assert_eq!(msg.matches(f).count(), 1, "{f} once:\n{msg}");
+    }
+
+    // With the key, the same repository is valid.
+    let out = demo.keyroll(&["validate"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
 /// The demo repository's fingerprint key, decrypted with the demo identity.
 fn demo_key() -> FingerprintKey {
     let ids = Identities::from_file(&fixture("demo-age-key.txt")).unwrap();
@@ -461,6 +535,8 @@ const DEMO_OLD_VALUES: &[&str] = &[
     "latest-session-key-4b1d",
     "previous-session-key-9e02",
     "01-05-2026",
+    "APPLICATION-PRODUCTION-2026-05-01-5d2f0c",
+    "JENKINS-LIVE-2026-05-01-a9e3",
 ];
 
 #[test]
@@ -777,7 +853,8 @@ fn fingerprint_key_readers_and_uses_are_checked() {
     .unwrap();
     std::fs::write(&key_file, foreign).unwrap();
     let out = demo.keyroll(&["validate"], None);
-    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    // keyroll's identity cannot open the key file: sops's "no key" code, before the rest.
+    assert_eq!(out.status.code(), Some(128), "{}", text(&out));
     assert!(
         text(&out).contains(".keyroll/fingerprint-key.yaml: ")
             && text(&out).contains(&format!("recipient {other} cannot decrypt")),

@@ -288,6 +288,25 @@ pub fn read_current(cred: &Credential, base: Base<'_>) -> Result<Current, Change
     Ok(Current { per_location })
 }
 
+/// Each location's values now, as people see them: what a plan shows before a person has
+/// supplied the new values.
+pub fn shown_current(cred: &Credential, base: Base<'_>) -> Result<Vec<Vec<Shown>>, ChangeError> {
+    let current = read_current(cred, base)?;
+    Ok(current
+        .per_location
+        .iter()
+        .map(|values| {
+            values
+                .iter()
+                .map(|v| Shown {
+                    slot: cred.slot_of(v.expose()).map(|s| s.name.clone()),
+                    fingerprint: fingerprint::shown(v, base.fingerprint_key),
+                })
+                .collect()
+        })
+        .collect())
+}
+
 /// Computes the change set of `phase`. `new` holds the new value of every slot for the
 /// phases that write new values (add, replace), and may name them for rollback.
 pub fn build(

@@ -11,7 +11,7 @@ use super::context::{RepoArgs, config_at, credential, fingerprint_key, repo_fail
 use super::{Exit, Failure};
 use crate::changeset::{self, Base, ChangeError, ChangeSet, Phase, branch};
 use crate::generate::{self, NewValues};
-use crate::plan::Plan;
+use crate::plan::{ManualPlan, Plan};
 use crate::policy::{Config, Credential, GeneratorSpec};
 use crate::repo::{Repo, trailer};
 use crate::sops::{NewValue, ValueType};
@@ -94,6 +94,9 @@ fn prepare(
 }
 
 pub fn plan(args: PlanArgs) -> Result<(), Failure> {
+    if let Some(text) = manual_plan(&args)? {
+        return print(&text);
+    }
     let (p, change) = prepare(&args.repo, &args.credential, args.phase, args.value_stdin)?;
     let cred = credential(&p.config, &args.credential)?;
     let rotation = rotation_id(&p.repo, cred, args.phase, None, p.now)?;
@@ -108,6 +111,45 @@ pub fn plan(args: PlanArgs) -> Result<(), Failure> {
     } else {
         plan.render_text()
     })
+}
+
+/// The plan of a manual credential's phase whose values nobody has supplied yet: where they
+/// go and what a person runs. `None` when the plan can be computed as usual.
+fn manual_plan(args: &PlanArgs) -> Result<Option<String>, Failure> {
+    if args.value_stdin || !args.phase.needs_new_values() {
+        return Ok(None);
+    }
+    let repo = args.repo.open_repo()?;
+    let files = repo.head_files().map_err(repo_failure)?;
+    let (config, _) = config_at(&files)?;
+    let cred = credential(&config, &args.credential)?;
+    let GeneratorSpec::Manual { instructions, .. } = &cred.generator else {
+        return Ok(None);
+    };
+    let ids = args.repo.identities()?;
+    let key = fingerprint_key(&files, &ids)?;
+    let now = OffsetDateTime::now_utc();
+    let base = Base {
+        files: &files,
+        ids: &ids,
+        now,
+        fingerprint_key: key.as_ref(),
+    };
+    let before = changeset::shown_current(cred, base).map_err(change_failure)?;
+    let rotation = rotation_id(&repo, cred, args.phase, None, now)?;
+    let plan = ManualPlan {
+        credential: cred,
+        rotation: &rotation,
+        phase: args.phase,
+        instructions,
+        names: generate::manual_names(cred, now),
+        before,
+    };
+    Ok(Some(if args.markdown {
+        plan.render_markdown()
+    } else {
+        plan.render_text()
+    }))
 }
 
 pub fn rotate(args: RotateArgs) -> Result<(), Failure> {

@@ -395,3 +395,53 @@ pub fn started(actor: &str, id: &str, credential: &str, emergency: bool) -> Stri
         if emergency { "emergency " } else { "" }
     )
 }
+
+/// The answer to a command that needed no words, where no reaction can say it (a review's
+/// body): what ran, quoted as code so its text mentions and formats nothing.
+pub fn acknowledged(actor: &str, line: &str, ok: bool) -> String {
+    let what = code_span(line);
+    if ok {
+        format!("@{actor} {what}: done.")
+    } else {
+        format!("@{actor} {what}: not run.")
+    }
+}
+
+/// `text` as a Markdown code span: fenced with one backtick more than its longest run, and
+/// padded when it starts or ends with one, as CommonMark asks.
+fn code_span(text: &str) -> String {
+    let one_line = text.replace(['\r', '\n'], " ");
+    let longest = one_line
+        .split(|c| c != '`')
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if one_line.starts_with('`') || one_line.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{one_line}{pad}{fence}")
+}
+
+#[cfg(test)]
+mod acknowledged_tests {
+    use super::acknowledged;
+
+    #[test]
+    fn the_command_is_quoted_as_code_whatever_it_holds() {
+        assert_eq!(
+            acknowledged("ana", "/keyroll hold -- wait", true),
+            "@ana `/keyroll hold -- wait`: done."
+        );
+        assert_eq!(
+            acknowledged("ana", "/keyroll hold -- a `b` @team", false),
+            "@ana ``/keyroll hold -- a `b` @team``: not run."
+        );
+        assert_eq!(
+            acknowledged("ana", "/keyroll hold -- x`", true),
+            "@ana `` /keyroll hold -- x` ``: done."
+        );
+    }
+}

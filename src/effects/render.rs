@@ -163,7 +163,7 @@ pub fn pr_body(
     }
     let _ = writeln!(
         out,
-        "\nCommands (as a comment): {}.",
+        "\nCommands (in a comment or a review): {}.",
         command_list(Place::PullRequest)
     );
     let _ = write!(out, "\n{}\n", pr_marker(&rotation.id, pr));

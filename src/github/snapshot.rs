@@ -159,11 +159,15 @@ pub async fn check_config(
     let Some((config, problems, key)) = checked else {
         return Ok((None, Some(too_long())));
     };
-    if problems.is_empty() && key.problems.is_empty() {
+    if problems.is_empty() && key.problems.is_empty() && key.no_key.is_none() {
         Ok((Some(config), None))
     } else {
         let mut lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
         lines.extend(key.problems);
+        lines.extend(
+            key.no_key
+                .map(|cause| format!("{}: {cause}", fingerprint::KEY_FILE)),
+        );
         Ok((None, Some(lines.join("\n"))))
     }
 }

@@ -52,6 +52,10 @@ pub enum Event {
         reviewer: Actor,
         state: String,
         commit_id: Option<String>,
+        /// The review's text, which may hold a `/keyroll` command like a comment.
+        body: String,
+        /// The review's address, for the audit log.
+        url: Option<String>,
     },
     IssueComment {
         action: String,
@@ -196,6 +200,8 @@ pub fn parse(event: &str, body: &[u8]) -> Result<Option<Delivery>, WebhookError>
                 reviewer: p.review.user.actor(),
                 state: p.review.state,
                 commit_id: p.review.commit_id,
+                body: p.review.body.unwrap_or_default(),
+                url: p.review.html_url,
             }
         }
         "issue_comment" => {
@@ -408,6 +414,9 @@ mod raw {
         pub user: User,
         pub state: String,
         pub commit_id: Option<String>,
+        /// `null` when the review has no text.
+        pub body: Option<String>,
+        pub html_url: Option<String>,
     }
 
     #[derive(Deserialize)]

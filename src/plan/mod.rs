@@ -2,11 +2,15 @@
 //! (values as fingerprints, never values), who can open the touched files, and what comes
 //! after the merge.
 
+mod manual;
+
 use std::fmt::Write as _;
 
 use crate::changeset::{ChangeSet, LocationChange, Phase, Shown};
 use crate::fingerprint::{self, INIT_COMMAND, KEY_FILE};
 use crate::policy::{Credential, Role, Step};
+
+pub use manual::ManualPlan;
 
 /// Everything a plan shows.
 #[derive(Debug)]
@@ -20,24 +24,7 @@ pub struct Plan<'a> {
 
 impl Plan<'_> {
     fn upcoming(&self) -> Vec<String> {
-        let mut out: Vec<String> = self.credential.rollout.iter().map(describe_step).collect();
-        let phases = Phase::sequence(self.credential);
-        let later: Vec<Phase> = match phases.iter().position(|p| *p == self.change.phase) {
-            Some(i) => phases.into_iter().skip(i + 1).collect(),
-            None => Vec::new(),
-        };
-        for p in later {
-            out.push(match p {
-                Phase::Switch => {
-                    "switch: use locations move to the new values, then the same rollout".to_owned()
-                }
-                Phase::Remove => {
-                    "remove: accept lists drop the old values, then the same rollout".to_owned()
-                }
-                other => other.to_string(),
-            });
-        }
-        out
+        upcoming(self.credential, self.change.phase)
     }
 
     /// The plan for a terminal.
@@ -162,6 +149,28 @@ impl Plan<'_> {
         }
         out
     }
+}
+
+/// The rollout after a phase's merge, then the phases that follow it.
+pub(crate) fn upcoming(credential: &Credential, phase: Phase) -> Vec<String> {
+    let mut out: Vec<String> = credential.rollout.iter().map(describe_step).collect();
+    let phases = Phase::sequence(credential);
+    let later: Vec<Phase> = match phases.iter().position(|p| *p == phase) {
+        Some(i) => phases.into_iter().skip(i + 1).collect(),
+        None => Vec::new(),
+    };
+    for p in later {
+        out.push(match p {
+            Phase::Switch => {
+                "switch: use locations move to the new values, then the same rollout".to_owned()
+            }
+            Phase::Remove => {
+                "remove: accept lists drop the old values, then the same rollout".to_owned()
+            }
+            other => other.to_string(),
+        });
+    }
+    out
 }
 
 fn role(l: &LocationChange) -> String {

@@ -4,7 +4,27 @@
 
 use crate::policy::{Config, Problem, Target, ValueFormat};
 use crate::repo::Files;
-use crate::sops::{Format, Identities, SopsFile};
+use crate::sops::{Format, Identities, SopsError, SopsFile};
+
+/// What [`check_all`] found.
+#[derive(Debug, Default)]
+pub struct Checked {
+    /// Every problem but the ones below.
+    pub problems: Vec<Problem>,
+    /// Locations in files keyroll's identity cannot open. They share one cause (no identity,
+    /// or the wrong one), so a person wants it said once, not at each location.
+    pub no_key: Vec<NoKey>,
+}
+
+/// A location whose file keyroll's identity cannot open.
+#[derive(Debug)]
+pub struct NoKey {
+    /// The problem at the location, as [`check`] reports it.
+    pub problem: Problem,
+    pub file: String,
+    /// Why, naming no value: no identity, or none matching the file's recipients.
+    pub cause: String,
+}
 
 /// Every problem of `config` against `files`; empty when all is well.
 pub fn check(
@@ -14,8 +34,25 @@ pub fn check(
     files: &dyn Files,
     ids: &Identities,
 ) -> Vec<Problem> {
+    let checked = check_all(config, config_file, config_text, files, ids);
+    let mut problems = checked.problems;
+    problems.extend(checked.no_key.into_iter().map(|n| n.problem));
+    problems.sort_by_key(|p| (p.line, p.column));
+    problems
+}
+
+/// Every problem of `config` against `files`, with the locations keyroll's identity cannot
+/// open set apart.
+pub fn check_all(
+    config: &Config,
+    config_file: &str,
+    config_text: &str,
+    files: &dyn Files,
+    ids: &Identities,
+) -> Checked {
     let locator = super::locate::Locator::new(config_file, config_text);
     let mut problems = Vec::new();
+    let mut no_key = Vec::new();
     for cred in &config.credentials {
         for l in &cred.locations {
             let Some(bytes) = files.read(&l.file) else {
@@ -61,10 +98,19 @@ pub fn check(
                                 format!("{path} in {} is a map or list, not a value (use `format: list` for a list)", l.file)
                             },
                         )),
-                        Ok(Err(e)) | Err(e) => problems.push(
-                            locator
-                                .problem(&l.field, format!("keyroll cannot use {}: {e}", l.file)),
-                        ),
+                        Ok(Err(e)) | Err(e) => {
+                            let problem = locator
+                                .problem(&l.field, format!("keyroll cannot use {}: {e}", l.file));
+                            if is_no_key(&e) {
+                                no_key.push(NoKey {
+                                    problem,
+                                    file: l.file.clone(),
+                                    cause: e.to_string(),
+                                });
+                            } else {
+                                problems.push(problem);
+                            }
+                        }
                     }
                 }
                 Target::Pattern(re) => {
@@ -89,5 +135,10 @@ pub fn check(
         }
     }
     problems.sort_by_key(|p| (p.line, p.column));
-    problems
+    Checked { problems, no_key }
+}
+
+/// Whether the error means keyroll's identity cannot open the file (sops's exit 128).
+pub fn is_no_key(e: &SopsError) -> bool {
+    matches!(e, SopsError::NoUsableKey(_) | SopsError::Identity(_))
 }

@@ -46,8 +46,24 @@ pub(super) struct Comment<'a> {
     pub body: &'a str,
     pub author: &'a Actor,
     pub url: Option<&'a str>,
-    /// A button on the gate check run, not a comment: nothing to react to.
-    pub from_button: bool,
+    pub source: Source,
+}
+
+/// Where a command was written. Only comments take reactions: GitHub has none for a check
+/// run's button or a review's body, so there the reply is the only answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Source {
+    Comment,
+    /// A button on the gate check run.
+    Button,
+    /// The body of a pull request review.
+    Review,
+}
+
+impl Source {
+    fn reacts(self) -> bool {
+        self == Source::Comment
+    }
 }
 
 /// The caller's role for `cred` (owner is per credential). `None`: no access at all, or the
@@ -138,7 +154,7 @@ pub(super) async fn button(w: &mut Worker, repo: &str, p: Press<'_>) -> Result<S
         body: &text,
         author: p.sender,
         url: None,
-        from_button: true,
+        source: Source::Button,
     };
     comment(w, repo, pressed).await
 }
@@ -231,7 +247,7 @@ pub(super) async fn comment(
     if let Some(result) = w.s.store.command_result(c.delivery).await? {
         return answer(w, &api, &c, &result, true).await;
     }
-    if !c.from_button {
+    if c.source.reacts() {
         api.react(c.id, "eyes").await?;
     }
     let active = w.s.store.active_rotations(repo).await?;
@@ -260,7 +276,11 @@ pub(super) async fn comment(
                 rotation: rotation.as_ref(),
                 active: &active,
             };
-            let done = run(w, &api, repo, &c, &inv, scene).await?;
+            let mut done = run(w, &api, repo, &c, &inv, scene).await?;
+            // Without a reaction to show it, a command in a review is answered in words.
+            if c.source == Source::Review && done.reply.is_none() {
+                done.reply = Some(decide::acknowledged(&c.author.login, &line, done.ok));
+            }
             (line, done)
         }
     };
@@ -326,7 +346,7 @@ async fn say(
             .command_replied(c.delivery, w.s.clock.now())
             .await?;
     }
-    if !c.from_button {
+    if c.source.reacts() {
         api.react(c.id, if result.ok { "+1" } else { "-1" }).await?;
     }
     Ok(format!("command: {}", result.outcome))
@@ -432,14 +452,14 @@ async fn engine_command(
         actor: c.author.login.clone(),
         pr_number: Some(c.issue),
     };
+    // A review's delivery also carries the review itself to the rotation, under the
+    // delivery's plain key: the command needs a key of its own.
+    let key = match c.source {
+        Source::Review => format!("{}/{rotation}/command", c.delivery),
+        Source::Comment | Source::Button => format!("{}/{rotation}", c.delivery),
+    };
     w.s.store
-        .enqueue(
-            &format!("{}/{rotation}", c.delivery),
-            repo,
-            rotation,
-            &input,
-            w.s.clock.now(),
-        )
+        .enqueue(&key, repo, rotation, &input, w.s.clock.now())
         .await?;
     Ok(())
 }

@@ -185,6 +185,8 @@ impl Worker {
         if let Some(b) = &repository.default_branch {
             state.default_branch = Some(b.clone());
         }
+        // What came of a command in a review's body, when the delivery is one.
+        let mut commanded = None;
         match &d.event {
             Event::Push {
                 git_ref,
@@ -238,9 +240,37 @@ impl Worker {
                     body,
                     author,
                     url: url.as_deref(),
-                    from_button: false,
+                    source: super::commands::Source::Comment,
                 };
                 return super::commands::comment(self, &repo, comment).await;
+            }
+            // A review's body is read like a comment; the review itself still goes to the
+            // rotation below (an approval counts whatever the body says).
+            Event::PullRequestReview {
+                action,
+                number,
+                review_id,
+                reviewer,
+                body,
+                url,
+                ..
+            } if matches!(action.as_str(), "submitted" | "edited") => {
+                let review = super::commands::Comment {
+                    delivery: id,
+                    // Submitting a review is what creating is to a comment.
+                    action: if action == "submitted" {
+                        "created"
+                    } else {
+                        action
+                    },
+                    issue: *number,
+                    id: *review_id,
+                    body,
+                    author: reviewer,
+                    url: url.as_deref(),
+                    source: super::commands::Source::Review,
+                };
+                commanded = Some(super::commands::comment(self, &repo, review).await?);
             }
             Event::CheckRun {
                 action,
@@ -288,7 +318,11 @@ impl Worker {
                 .enqueue(&format!("{id}/{rotation}"), &repo, rotation, input, now)
                 .await?;
         }
-        Ok(format!("{} input(s)", inputs.len()))
+        let routed = format!("{} input(s)", inputs.len());
+        Ok(match commanded {
+            Some(command) => format!("{command}; {routed}"),
+            None => routed,
+        })
     }
 
     /// Tells the lanes of `repositories` (just installed, and stored as such) to write their
