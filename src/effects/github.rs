@@ -183,10 +183,9 @@ impl GitHubExecutor {
             return Ok(Some(known));
         }
         let bytes = self.repo.blob(&blob).await.map_err(KeyUnavailable::Read)?;
-        let key = Arc::new(
-            FingerprintKey::from_file_text(bytes, &self.ids)
-                .map_err(|e| KeyUnavailable::Broken(e.to_string()))?,
-        );
+        let ids = self.ids.clone();
+        let opened = off_runtime(move || FingerprintKey::from_file_text(bytes, &ids)).await;
+        let key = Arc::new(opened.map_err(|e| KeyUnavailable::Broken(e.to_string()))?);
         self.memo.with(|m| {
             // Old versions are of no use once the default branch moved on.
             m.fingerprint_keys.clear();
@@ -214,7 +213,10 @@ impl GitHubExecutor {
             Err(KeyUnavailable::Broken(reason)) => return Err(reason),
             Err(KeyUnavailable::Read(e)) => return Err(e.to_string()),
         };
-        let set = self.build_change(change, cred, &base, key.as_deref())?;
+        let (ids, now, owned) = (self.ids.clone(), self.clock.now(), cred.clone());
+        let set =
+            off_runtime(move || build_change(change, &owned, &base, key.as_deref(), &ids, now))
+                .await?;
         Ok(Plan {
             credential: cred,
             rotation: "preview",
@@ -244,6 +246,7 @@ impl GitHubExecutor {
             Ok(r) => r,
             Err(e) => return transient_or(e, "reading the default branch").map(blocked),
         };
+        let base = Arc::new(base);
         let config = match config {
             Ok(c) => c,
             Err(problems) => return Ok(blocked(problems)),
@@ -266,7 +269,22 @@ impl GitHubExecutor {
                     return transient_or(e, "reading the fingerprint key").map(blocked);
                 }
             };
-            self.prepare(rotation, pr, change, cred, &base, key.as_deref())
+            let base = Arc::clone(&base);
+            let (ids, now) = (self.ids.clone(), self.clock.now());
+            let (rotation, cred) = (rotation.clone(), cred.clone());
+            off_runtime(move || {
+                prepare(
+                    &rotation,
+                    pr,
+                    change,
+                    &cred,
+                    &base,
+                    key.as_deref(),
+                    &ids,
+                    now,
+                )
+            })
+            .await
         };
         let (files, body) = match prepared {
             Ok(p) => p,
@@ -285,61 +303,6 @@ impl GitHubExecutor {
             Ok((number, false)) => Ok(found(number, "found")),
             Err(e) => transient_or(e, "opening the pull request").map(blocked),
         }
-    }
-
-    /// The change set of `change` on `base`, with new values generated where it needs them.
-    fn build_change(
-        &self,
-        change: Change,
-        cred: &Credential,
-        base: &Snapshot,
-        fingerprint_key: Option<&FingerprintKey>,
-    ) -> Result<changeset::ChangeSet, String> {
-        let now = self.clock.now();
-        let values = if change.needs_new_values() {
-            Some(generate::generate(cred, now).map_err(|e| e.to_string())?)
-        } else {
-            None
-        };
-        changeset::build(
-            change,
-            cred,
-            values.as_ref(),
-            Base {
-                files: base,
-                ids: &self.ids,
-                now,
-                fingerprint_key,
-            },
-        )
-        .map_err(|e| e.to_string())
-    }
-
-    /// The change set and the body of a pull request keyroll writes itself.
-    fn prepare(
-        &self,
-        rotation: &Rotation,
-        pr: usize,
-        change: Change,
-        cred: &Credential,
-        base: &Snapshot,
-        fingerprint_key: Option<&FingerprintKey>,
-    ) -> Result<(BTreeMap<String, String>, String), String> {
-        let set = self.build_change(change, cred, base, fingerprint_key)?;
-        if set.files.is_empty() {
-            return Err(format!(
-                "the {change} change of {} changes no file: is it rotated already?",
-                cred.name
-            ));
-        }
-        let plan = Plan {
-            credential: cred,
-            rotation: &rotation.id,
-            change: &set,
-            instructions: None,
-        }
-        .render_markdown();
-        Ok((set.files, render::pr_body(rotation, pr, &plan, None)))
     }
 
     /// A manual credential's pull request: a branch with an empty commit that a person
@@ -841,9 +804,11 @@ impl GitHubExecutor {
             .await?;
         let (base, _) = snapshot::read(&self.repo, &pull.base.sha, files).await?;
         let (head, _) = snapshot::read(&self.repo, &pull.head.sha, files).await?;
-        Ok(push_check::check(
-            cred, change, &changed, &base, &head, &self.ids,
-        ))
+        let (cred, ids) = (cred.clone(), self.ids.clone());
+        Ok(
+            off_runtime(move || push_check::check(&cred, change, &changed, &base, &head, &ids))
+                .await,
+        )
     }
 
     /// Whether `login` is named by `from` (cached: team membership costs a request).
@@ -989,5 +954,100 @@ impl Executor for GitHubExecutor {
                 Err(ExecError("the store carries this effect out".into()))
             }
         }
+    }
+}
+
+/// Runs CPU-heavy work (decrypting and re-encrypting every file of a change, opening age
+/// stanzas) on tokio's blocking pool, so the async workers go on serving other repositories
+/// meanwhile. A panic in it goes on to the caller, as if the work had run in place (the lane's
+/// supervisor catches it).
+async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(done) => done,
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            // Cancelled: only when the runtime shuts down, which ends this task too.
+            Err(e) => std::panic::resume_unwind(Box::new(e.to_string())),
+        },
+    }
+}
+
+/// The change set of `change` on `base`, with new values generated where it needs them.
+fn build_change(
+    change: Change,
+    cred: &Credential,
+    base: &Snapshot,
+    fingerprint_key: Option<&FingerprintKey>,
+    ids: &Identities,
+    now: time::OffsetDateTime,
+) -> Result<changeset::ChangeSet, String> {
+    let values = if change.needs_new_values() {
+        Some(generate::generate(cred, now).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    changeset::build(
+        change,
+        cred,
+        values.as_ref(),
+        Base {
+            files: base,
+            ids,
+            now,
+            fingerprint_key,
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// The change set and the body of a pull request keyroll writes itself.
+#[allow(clippy::too_many_arguments)]
+fn prepare(
+    rotation: &Rotation,
+    pr: usize,
+    change: Change,
+    cred: &Credential,
+    base: &Snapshot,
+    fingerprint_key: Option<&FingerprintKey>,
+    ids: &Identities,
+    now: time::OffsetDateTime,
+) -> Result<(BTreeMap<String, String>, String), String> {
+    let set = build_change(change, cred, base, fingerprint_key, ids, now)?;
+    if set.files.is_empty() {
+        return Err(format!(
+            "the {change} change of {} changes no file: is it rotated already?",
+            cred.name
+        ));
+    }
+    let plan = Plan {
+        credential: cred,
+        rotation: &rotation.id,
+        change: &set,
+        instructions: None,
+    }
+    .render_markdown();
+    Ok((set.files, render::pr_body(rotation, pr, &plan, None)))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::off_runtime;
+
+    /// The work runs on another thread than the async task that waits for it: on a
+    /// current-thread runtime, in place would mean the test's own thread.
+    #[tokio::test(flavor = "current_thread")]
+    async fn heavy_work_leaves_the_async_thread() {
+        let here = std::thread::current().id();
+        let there = off_runtime(|| std::thread::current().id()).await;
+        assert_ne!(here, there);
+    }
+
+    /// A panic in the work reaches the caller, where the lane's supervisor catches it.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_panic_in_the_work_goes_on_to_the_caller() {
+        let task = tokio::spawn(off_runtime(|| -> u8 { std::panic::panic_any("boom") }));
+        let panic = task.await.unwrap_err().into_panic();
+        assert_eq!(panic.downcast_ref::<&str>(), Some(&"boom"));
     }
 }
