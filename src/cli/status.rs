@@ -84,7 +84,9 @@ fn row(repo: &Repo, cred: &Credential, now: OffsetDateTime) -> Result<Row, Failu
         .next();
     let paths: Vec<&str> = cred.locations.iter().map(|l| l.file.as_str()).collect();
     let change = repo
-        .last_change_to(&paths, |message| commit_rotates(message, &cred.name))
+        .last_change_to(&paths, |message, parents| {
+            commit_rotates(message, parents, &cred.name)
+        })
         .map_err(repo_failure)?;
     let (source, rotation, last) = match (rotation, change) {
         (Some(r), Some((_, t))) if t > r.time => ("history", None, Some(t)),

@@ -107,7 +107,7 @@ fn still_ahead(r: &Rotation, from: (usize, Option<usize>), gate: (usize, usize))
                         .collect();
                     if !waiting.is_empty() {
                         items.push(format!(
-                            "wave `{name}` succeeds ({} on the merge commit)",
+                            "wave `{name}` succeeds ({} on the merge commit or a later one)",
                             waiting.join(", ")
                         ));
                     }

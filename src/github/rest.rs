@@ -191,6 +191,9 @@ pub struct TreeEntry {
 pub struct CommitSummary {
     pub sha: String,
     pub commit: CommitDetail,
+    /// Only counted: a merge commit has more than one.
+    #[serde(default)]
+    pub parents: Vec<Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -713,10 +716,21 @@ impl RepoApi {
         struct Compare {
             status: String,
         }
-        let c: Compare = self
-            .call(Method::GET, &format!("/compare/{commit}...{head}"), None)
-            .await?;
-        Ok(matches!(c.status.as_str(), "ahead" | "identical"))
+        // Only the status is read: one file per page keeps GitHub's answer small.
+        let asked = self
+            .call::<Compare>(
+                Method::GET,
+                &format!("/compare/{commit}...{head}?per_page=1"),
+                None,
+            )
+            .await;
+        match asked {
+            Ok(c) => Ok(matches!(c.status.as_str(), "ahead" | "identical")),
+            // A commit GitHub cannot compare with the branch (one of a fork, or gone) is no
+            // part of its history; that is an answer, not a failure to retry or record.
+            Err(RestError::Api(e)) if matches!(e.status(), Some(404 | 422)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// The files that differ between `base` and `head`.

@@ -255,18 +255,18 @@ impl Repo {
         Ok(out)
     }
 
-    /// The newest commit reachable from HEAD that changed any of `paths` and whose message
-    /// `counts` accepts.
+    /// The newest commit reachable from HEAD that changed any of `paths` and that `counts`
+    /// accepts, given its message and its number of parents.
     pub fn last_change_to(
         &self,
         paths: &[&str],
-        counts: impl Fn(&str) -> bool,
+        counts: impl Fn(&str, usize) -> bool,
     ) -> Result<Option<(Oid, time::OffsetDateTime)>, RepoError> {
         let mut walk = self.repo.revwalk()?;
         walk.push_head()?;
         for oid in walk {
             let commit = self.repo.find_commit(oid?)?;
-            if !counts(commit.message().unwrap_or_default()) {
+            if !counts(commit.message().unwrap_or_default(), commit.parent_count()) {
                 continue;
             }
             let tree = commit.tree()?;

@@ -32,6 +32,37 @@ pub fn write(credential: &str, rotation: &str, phase: impl Display) -> String {
     format!("{CREDENTIAL}: {credential}\n{ROTATION}: {rotation}\n{PHASE}: {phase}\n")
 }
 
+/// The credentials a commit message names in any trailer-like paragraph (every line
+/// `Key: value`), not only the last: a squash merge of keyroll's pull request puts its
+/// trailers mid-message, with GitHub's `Co-authored-by:` after them. For telling keyroll's
+/// commits apart from people's; [`parse`] stays strict for reading a rotation's history.
+pub fn credentials_named(message: &str) -> Vec<&str> {
+    let mut named = Vec::new();
+    let mut paragraph: Vec<&str> = Vec::new();
+    for line in message.lines().chain(std::iter::once("")) {
+        if !line.trim().is_empty() {
+            paragraph.push(line);
+            continue;
+        }
+        let trailer_like = !paragraph.is_empty()
+            && paragraph.iter().all(|l| {
+                l.split_once(':')
+                    .is_some_and(|(k, _)| !k.is_empty() && !k.contains(char::is_whitespace))
+            });
+        if trailer_like {
+            for l in &paragraph {
+                if let Some((CREDENTIAL, value)) = l.split_once(':').map(|(k, v)| (k, v.trim()))
+                    && !value.is_empty()
+                {
+                    named.push(value);
+                }
+            }
+        }
+        paragraph.clear();
+    }
+    named
+}
+
 /// The keyroll trailer of a commit message, if its last paragraph has one.
 pub fn parse(message: &str) -> Option<Trailer<'_>> {
     // The last paragraph: the lines after the last blank one (CRLF endings included).

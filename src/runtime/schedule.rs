@@ -26,10 +26,17 @@ pub enum Urgency {
     DueSoon,
 }
 
-/// Whether a commit that changed one of `credential`'s files rotated it: a keyroll commit
-/// for it, or a commit without keyroll's trailer (a person's hand rotation).
-pub fn commit_rotates(message: &str, credential: &str) -> bool {
-    trailer::parse(message).is_none_or(|t| t.credential == credential)
+/// Whether a commit (with `parents` parents) that changed one of `credential`'s files
+/// rotated it: a keyroll commit for it, or a commit without keyroll's trailer (a person's
+/// hand rotation); never a merge commit.
+pub fn commit_rotates(message: &str, parents: usize, credential: &str) -> bool {
+    // A merge changes nothing of its own: the commits it brings in (a person's, or keyroll's
+    // with their trailers) are the evidence, and are read on their own.
+    if parents > 1 {
+        return false;
+    }
+    let named = trailer::credentials_named(message);
+    named.is_empty() || named.contains(&credential)
 }
 
 /// The last rotation from every piece of evidence found (keyroll's finished rotations,
@@ -137,12 +144,29 @@ mod tests {
     #[test]
     fn a_commit_rotates_its_own_credential_or_is_a_persons() {
         let keyroll = format!("rotate\n\n{}", trailer::write("db", "R-2026-0001", "add"));
-        assert!(commit_rotates(&keyroll, "db"));
+        assert!(commit_rotates(&keyroll, 1, "db"));
         assert!(
-            !commit_rotates(&keyroll, "api"),
+            !commit_rotates(&keyroll, 1, "api"),
             "another credential's keyroll commit"
         );
-        assert!(commit_rotates("rotate db by hand", "api"));
+        assert!(commit_rotates("rotate db by hand", 1, "api"));
+    }
+
+    #[test]
+    fn a_merge_or_a_squash_of_keyrolls_commits_is_no_hand_rotation_of_another_credential() {
+        let merge = "Merge pull request #12 from acme/keyroll/db/R-2026-0001/add\n\nrotate db";
+        assert!(!commit_rotates(merge, 2, "api"), "a merge commit");
+        let squash = format!(
+            "rotate db (#12)\n\n* rotate\n\n{}\n* sops set\n\nCo-authored-by: Rita <rita@example.com>\n",
+            trailer::write("db", "R-2026-0001", "add")
+        );
+        assert!(commit_rotates(&squash, 1, "db"));
+        assert!(!commit_rotates(&squash, 1, "api"), "trailer mid-message");
+        assert!(commit_rotates(
+            "fix: value\n\nNote: not a trailer line here",
+            1,
+            "api"
+        ));
     }
 
     #[test]

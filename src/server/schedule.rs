@@ -145,7 +145,8 @@ async fn last_commit(
     for file in files {
         let commit = api
             .newest_commit_touching(branch, file, |c| {
-                commit_rotates(&c.commit.message, &cred.name) && committed_at(c).is_some()
+                commit_rotates(&c.commit.message, c.parents.len(), &cred.name)
+                    && committed_at(c).is_some()
             })
             .await?;
         found.extend(commit.as_ref().and_then(committed_at));

@@ -106,12 +106,17 @@ impl Identities {
             } else if line.starts_with("AGE-SECRET-KEY-PQ-1") || line.starts_with("AGE-PLUGIN-") {
                 skipped.push(number);
             } else {
-                // Only the first word's leading letters: never enough of a key to matter.
-                let kind: String = line
+                // Only whole dash-ended words of capitals (`AGE-SECRET-KEY-`): a trailing
+                // partial word may be the start of a mistyped key, so it is never shown.
+                let head: String = line
                     .chars()
                     .take_while(|c| c.is_ascii_uppercase() || *c == '-')
                     .take(24)
                     .collect();
+                let kind = head
+                    .rfind('-')
+                    .and_then(|end| head.get(..=end))
+                    .unwrap_or("");
                 return Err(SopsError::Identity(format!(
                     "{source}, line {number}: unknown identity type {kind:?}… (keyroll reads X25519 AGE-SECRET-KEY-1 identities)"
                 )));
