@@ -246,11 +246,12 @@ fn gate_check_lists_every_unmet_condition() {
         &[Input::LockAcquired, Input::PrOpened { pr: 0, number: 101 }],
     );
     assert_eq!(
-        render::gate_output(&render::gate_conditions(&r, 0, None, false, None)).conclusion,
+        render::gate_output(&keyroll::engine::gate::conditions(&r, 0, None, false, None))
+            .conclusion,
         Some("success")
     );
     r.held = true;
-    let unmet = render::gate_conditions(
+    let unmet = keyroll::engine::gate::conditions(
         &r,
         0,
         Some(".keyroll.yaml:12:7: credentials.x.owner: missing"),
@@ -268,7 +269,7 @@ fn gate_check_for_a_manual_credential() {
         "notify-api-keys",
         &[Input::LockAcquired, Input::PrOpened { pr: 0, number: 7 }],
     );
-    let out = render::gate_output(&render::gate_conditions(&r, 0, None, true, None));
+    let out = render::gate_output(&keyroll::engine::gate::conditions(&r, 0, None, true, None));
     insta::assert_snapshot!(format!("{}\n\n{}", out.title, out.summary));
 }
 
@@ -300,14 +301,20 @@ fn gate_check_after_a_persons_push() {
         "`README.md` changed, but rotating `data-api-tokens` changes only `jenkins-vars/jenkins.yaml`, `vars/production.yaml`".to_owned(),
         "`vars/production.yaml`: its recipients changed; a rotation never changes who can read a file".to_owned(),
     ];
-    let bad = render::gate_output(&render::gate_conditions(
+    let bad = render::gate_output(&keyroll::engine::gate::conditions(
         &r,
         0,
         None,
         false,
         Some(&problems),
     ));
-    let fine = render::gate_output(&render::gate_conditions(&r, 0, None, false, Some(&[])));
+    let fine = render::gate_output(&keyroll::engine::gate::conditions(
+        &r,
+        0,
+        None,
+        false,
+        Some(&[]),
+    ));
     insta::assert_snapshot!(format!(
         "{}\n\n{}\n---\n{}\n\n{}",
         bad.title, bad.summary, fine.title, fine.summary
@@ -323,7 +330,7 @@ fn gate_check_after_a_persons_push() {
         datetime!(2026-11-24 11:00 UTC),
     )
     .next;
-    assert!(render::gate_conditions(&accepted, 0, None, false, Some(&[])).is_empty());
+    assert!(keyroll::engine::gate::conditions(&accepted, 0, None, false, Some(&[])).is_empty());
 }
 
 #[test]

@@ -414,25 +414,6 @@ pub fn final_gate_output(rotation: &Rotation) -> Option<CheckOutput> {
     })
 }
 
-/// What still stands between an open keyroll pull request and its merge. `push_problems`
-/// is what keyroll found checking a person's push (`None`: nobody pushed).
-pub fn gate_conditions(
-    rotation: &Rotation,
-    pr: usize,
-    config_problem: Option<&str>,
-    awaiting_manual_value: bool,
-    push_problems: Option<&[String]>,
-) -> Vec<String> {
-    // One home for the rule: the pure gate evaluation.
-    crate::engine::gate::conditions(
-        rotation,
-        pr,
-        config_problem,
-        awaiting_manual_value,
-        push_problems,
-    )
-}
-
 /// The buttons on the gate check run; they run `/keyroll confirm <the gate waiting>`,
 /// `hold` and `retry`, with the same permission check as comments.
 pub const GATE_ACTIONS: &[CheckAction] = &[
