@@ -68,16 +68,7 @@ async fn a_key_keyroll_cannot_open_blocks_the_rotation_with_the_reason() {
     // the push's webhook is lost: the config check did not see the key (it would refuse
     // it, see below), so the rotation is where keyroll meets it.
     w.tick().await;
-    let foreign = keyroll::sops::encrypt(
-        keyroll::fingerprint::FingerprintKey::generate()
-            .unwrap()
-            .to_plaintext()
-            .expose(),
-        keyroll::sops::Format::Yaml,
-        &keyroll::sops::EncryptOptions::for_recipients(vec![common::keys().other.clone()]),
-        time::OffsetDateTime::now_utc(),
-    )
-    .unwrap();
+    let foreign = key_only_for(&common::keys().other);
     w.sim.drop_next_webhooks(1);
     w.sim
         .push_to_branch(
@@ -124,16 +115,7 @@ async fn a_key_keyroll_cannot_open_blocks_the_rotation_with_the_reason() {
 async fn the_config_check_names_a_bad_key_file() {
     let w = World::start().await;
     let other = common::keys().other.clone();
-    let foreign = keyroll::sops::encrypt(
-        keyroll::fingerprint::FingerprintKey::generate()
-            .unwrap()
-            .to_plaintext()
-            .expose(),
-        keyroll::sops::Format::Yaml,
-        &keyroll::sops::EncryptOptions::for_recipients(vec![other.clone()]),
-        time::OffsetDateTime::now_utc(),
-    )
-    .unwrap();
+    let foreign = key_only_for(&other);
     w.sim
         .push_to_branch(
             "main",
@@ -167,16 +149,7 @@ async fn a_pull_request_changing_only_the_key_gets_a_config_check() {
     let w = World::start().await;
     w.tick().await;
     let other = common::keys().other.clone();
-    let foreign = keyroll::sops::encrypt(
-        keyroll::fingerprint::FingerprintKey::generate()
-            .unwrap()
-            .to_plaintext()
-            .expose(),
-        keyroll::sops::Format::Yaml,
-        &keyroll::sops::EncryptOptions::for_recipients(vec![other.clone()]),
-        time::OffsetDateTime::now_utc(),
-    )
-    .unwrap();
+    let foreign = key_only_for(&other);
     let head = w
         .sim
         .push_to_branch(
@@ -202,4 +175,18 @@ async fn a_pull_request_changing_only_the_key_gets_a_config_check() {
         "{}",
         config.summary
     );
+}
+
+/// A fingerprint key file encrypted to `recipient` alone (not to keyroll's identity).
+fn key_only_for(recipient: &str) -> String {
+    keyroll::sops::encrypt(
+        keyroll::fingerprint::FingerprintKey::generate()
+            .unwrap()
+            .to_plaintext()
+            .expose(),
+        keyroll::sops::Format::Yaml,
+        &keyroll::sops::EncryptOptions::for_recipients(vec![recipient.to_owned()]),
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap()
 }

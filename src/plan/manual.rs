@@ -74,13 +74,7 @@ impl ManualPlan<'_> {
         for l in &c.locations {
             let _ = writeln!(out, "    {}", by_hand(l, self.slot_of(l)));
         }
-        let later = upcoming(c, self.phase);
-        if !later.is_empty() {
-            out.push_str("\nStill to come\n");
-            for (n, step) in later.iter().enumerate() {
-                let _ = writeln!(out, "  {}. {step}", n + 1);
-            }
-        }
+        super::push_still_to_come(&mut out, &upcoming(c, self.phase));
         out
     }
 

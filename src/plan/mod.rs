@@ -72,13 +72,7 @@ impl Plan<'_> {
         if let Some(i) = &self.instructions {
             let _ = write!(out, "\nFor a person\n  {}\n", i.replace('\n', "\n  "));
         }
-        let upcoming = self.upcoming();
-        if !upcoming.is_empty() {
-            out.push_str("\nStill to come\n");
-            for (n, step) in upcoming.iter().enumerate() {
-                let _ = writeln!(out, "  {}. {step}", n + 1);
-            }
-        }
+        push_still_to_come(&mut out, &self.upcoming());
         out
     }
 
@@ -148,6 +142,17 @@ impl Plan<'_> {
             }
         }
         out
+    }
+}
+
+/// The steps after this change, numbered, under "Still to come" (nothing when none are).
+pub(crate) fn push_still_to_come(out: &mut String, steps: &[String]) {
+    if steps.is_empty() {
+        return;
+    }
+    out.push_str("\nStill to come\n");
+    for (n, step) in steps.iter().enumerate() {
+        let _ = writeln!(out, "  {}. {step}", n + 1);
     }
 }
 

@@ -468,21 +468,8 @@ impl Store {
         c: &CommandRecord<'_>,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO commands (at, repository, rotation_id, comment_id, comment_url, actor_id, actor_login, command, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(stamp(now))
-        .bind(c.repository)
-        .bind(c.rotation_id)
-        .bind(as_i64(c.comment_id))
-        .bind(c.comment_url)
-        .bind(as_i64(c.actor_id))
-        .bind(c.actor_login)
-        .bind(c.command)
-        .bind(c.outcome)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        insert_command(&mut conn, c, now).await
     }
 
     /// Whether the command log has a line for a comment with this outcome.
@@ -507,20 +494,7 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO commands (at, repository, rotation_id, comment_id, comment_url, actor_id, actor_login, command, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(stamp(now))
-        .bind(c.repository)
-        .bind(c.rotation_id)
-        .bind(as_i64(c.comment_id))
-        .bind(c.comment_url)
-        .bind(as_i64(c.actor_id))
-        .bind(c.actor_login)
-        .bind(c.command)
-        .bind(c.outcome)
-        .execute(&mut *tx)
-        .await?;
+        insert_command(&mut tx, c, now).await?;
         sqlx::query(
             "INSERT OR IGNORE INTO command_results (delivery_id, ok, outcome, reply, replied_at, at) VALUES (?, ?, ?, ?, NULL, ?)",
         )
@@ -602,4 +576,27 @@ impl Store {
         .await?;
         Ok(())
     }
+}
+
+/// One line of the command log, written on `conn` (alone, or in the caller's transaction).
+async fn insert_command(
+    conn: &mut sqlx::SqliteConnection,
+    c: &CommandRecord<'_>,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO commands (at, repository, rotation_id, comment_id, comment_url, actor_id, actor_login, command, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(stamp(now))
+    .bind(c.repository)
+    .bind(c.rotation_id)
+    .bind(as_i64(c.comment_id))
+    .bind(c.comment_url)
+    .bind(as_i64(c.actor_id))
+    .bind(c.actor_login)
+    .bind(c.command)
+    .bind(c.outcome)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
