@@ -9,8 +9,6 @@
     clippy::indexing_slicing
 )]
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use keyroll::policy::{self, Problems, limits};

@@ -10,9 +10,9 @@
     clippy::indexing_slicing
 )]
 
-mod common;
-mod sim;
-mod world;
+use crate::common;
+use crate::sim;
+use crate::world;
 
 use sim::{Fault, FaultKind};
 use world::{World, alice, carol, leaves, logs, mona, pete, sam};

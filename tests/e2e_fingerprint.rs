@@ -10,9 +10,9 @@
     clippy::indexing_slicing
 )]
 
-mod common;
-mod sim;
-mod world;
+use crate::common;
+use crate::sim;
+use crate::world;
 
 use sha2::Digest;
 use sim::SimOptions;

@@ -10,9 +10,9 @@
     clippy::indexing_slicing
 )]
 
-mod common;
-mod sim;
-mod world;
+use crate::common;
+use crate::sim;
+use crate::world;
 
 use sim::SimOptions;
 use world::{World, alice, carol, mona, pete, rita, sam};

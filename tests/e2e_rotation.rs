@@ -11,9 +11,8 @@
     clippy::indexing_slicing
 )]
 
-mod common;
-mod sim;
-mod world;
+use crate::common;
+use crate::world;
 
 use world::{World, alice, carol, leaves, logs, mona, pete, rita, sam};
 

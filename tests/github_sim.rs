@@ -13,8 +13,8 @@
     clippy::indexing_slicing
 )]
 
-mod common;
-mod sim;
+use crate::common;
+use crate::sim;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -9,7 +9,7 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+use crate::common;
 
 use common::server::{SECRET, TestClock, get, post, settings, start};
 use common::{fixture, run_keyroll};

@@ -15,7 +15,7 @@
     clippy::print_stderr
 )]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;

@@ -11,9 +11,8 @@
     clippy::indexing_slicing
 )]
 
-mod common;
-mod sim;
-mod world;
+use crate::sim;
+use crate::world;
 
 use std::time::Duration;
 
