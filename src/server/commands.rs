@@ -19,7 +19,9 @@ use crate::policy::Credential;
 use crate::store::{CommandRecord, CommandResult};
 
 use super::StartError;
-use super::worker::Worker;
+use super::repos::Repos;
+use crate::runtime::Clock;
+use crate::store::Store;
 
 /// How long a resolved role is trusted before GitHub is asked again.
 const ROLE_TTL: Duration = Duration::from_secs(300);
@@ -35,6 +37,17 @@ pub struct People {
 /// Roles resolved recently, per repository, account id and credential.
 #[derive(Debug, Default)]
 pub(super) struct RoleCache(HashMap<(String, u64, String), (Option<Role>, Instant)>);
+
+/// What the command handler reads and writes besides the comment: the repositories, the
+/// roles resolved lately, the people the server names, the store and the clock.
+#[derive(Debug)]
+pub(super) struct Commander<'a> {
+    pub repos: &'a mut Repos,
+    pub roles: &'a mut RoleCache,
+    pub people: &'a People,
+    pub store: &'a Store,
+    pub clock: &'a (dyn Clock + 'static),
+}
 
 /// A comment as the command handler needs it.
 #[derive(Debug)]
@@ -69,7 +82,7 @@ impl Source {
 /// The caller's role for `cred` (owner is per credential). `None`: no access at all, or the
 /// login now names another account than the one that commented.
 async fn resolve_role(
-    w: &mut Worker,
+    cx: &mut Commander<'_>,
     api: &RepoApi,
     actor: &Actor,
     cred: Option<&Credential>,
@@ -79,7 +92,7 @@ async fn resolve_role(
         actor.id,
         cred.map(|c| c.name.clone()).unwrap_or_default(),
     );
-    if let Some((role, at)) = w.roles.0.get(&key)
+    if let Some((role, at)) = cx.roles.0.get(&key)
         && at.elapsed() < ROLE_TTL
     {
         return Ok(*role);
@@ -96,7 +109,7 @@ async fn resolve_role(
         }
     };
     if role.is_some() {
-        let people = w.s.people.clone();
+        let people = cx.people.clone();
         if listed(api, &people.admins, &actor.login).await? {
             role = Some(Role::Admin);
         } else if role < Some(Role::Operator)
@@ -111,7 +124,7 @@ async fn resolve_role(
             role = Some(Role::Owner);
         }
     }
-    w.roles.0.insert(key, (role, Instant::now()));
+    cx.roles.0.insert(key, (role, Instant::now()));
     Ok(role)
 }
 
@@ -127,21 +140,23 @@ pub(super) struct Press<'a> {
 
 /// A gate button, run as the command it stands for (same parser, same checks): Confirm
 /// confirms the gate that waits, Hold and Retry are `hold` and `retry`.
-pub(super) async fn button(w: &mut Worker, repo: &str, p: Press<'_>) -> Result<String, StartError> {
+pub(super) async fn button(
+    cx: &mut Commander<'_>,
+    repo: &str,
+    p: Press<'_>,
+) -> Result<String, StartError> {
     // GitHub lists only open pull requests on a check run; after the merge, ask.
     let number = match p.pull_requests.first() {
         Some(n) => *n,
         None => {
-            let api = w
-                .api(repo)
-                .ok_or_else(|| StartError::NotInstalled(repo.to_owned()))?;
+            let api = cx.repos.api(repo)?;
             match api.pulls_of_commit(p.head_sha).await?.first() {
                 Some(n) => *n,
                 None => return Ok("button on a commit of no pull request".into()),
             }
         }
     };
-    let active = w.s.store.active_rotations(repo).await?;
+    let active = cx.store.active_rotations(repo).await?;
     let rotation = active.iter().find(|r| r.pr_index(number).is_some());
     let Some(text) = decide::button(p.button, rotation) else {
         return Ok(format!("button {}: nothing to do", p.button));
@@ -156,7 +171,7 @@ pub(super) async fn button(w: &mut Worker, repo: &str, p: Press<'_>) -> Result<S
         url: None,
         source: Source::Button,
     };
-    comment(w, repo, pressed).await
+    comment(cx, repo, pressed).await
 }
 
 fn describe(inv: &Invocation) -> String {
@@ -196,7 +211,7 @@ impl Done {
 }
 
 pub(super) async fn comment(
-    w: &mut Worker,
+    cx: &mut Commander<'_>,
     repo: &str,
     c: Comment<'_>,
 ) -> Result<String, StartError> {
@@ -208,10 +223,8 @@ pub(super) async fn comment(
     if parsed == Parsed::Nothing {
         return Ok("no command".into());
     }
-    let api = w
-        .api(repo)
-        .ok_or_else(|| StartError::NotInstalled(repo.to_owned()))?;
-    let now = w.s.clock.now();
+    let api = cx.repos.api(repo)?;
+    let now = cx.clock.now();
     let mut record = CommandRecord {
         repository: repo,
         rotation_id: None,
@@ -224,7 +237,7 @@ pub(super) async fn comment(
     };
     if c.action == "edited" {
         // Said once per comment: an edit never runs, however often it is edited.
-        if !w.s.store.command_logged(c.id, "edit not run").await? {
+        if !cx.store.command_logged(c.id, "edit not run").await? {
             api.create_comment(
                 c.issue,
                 &format!(
@@ -235,7 +248,7 @@ pub(super) async fn comment(
             .await?;
             record.command = "(edited comment)";
             record.outcome = "edit not run";
-            w.s.store.record_command(&record, now).await?;
+            cx.store.record_command(&record, now).await?;
         }
         return Ok("edited command not run".into());
     }
@@ -244,18 +257,18 @@ pub(super) async fn comment(
     }
     // The delivery handled again (its last attempt failed, or keyroll stopped): the command
     // ran already; only what is left of answering it is done.
-    if let Some(result) = w.s.store.command_result(c.delivery).await? {
-        return answer(w, &api, &c, &result, true).await;
+    if let Some(result) = cx.store.command_result(c.delivery).await? {
+        return answer(cx, &api, &c, &result, true).await;
     }
     if c.source.reacts() {
         api.react(c.id, "eyes").await?;
     }
-    let active = w.s.store.active_rotations(repo).await?;
+    let active = cx.store.active_rotations(repo).await?;
     let rotation = active
         .iter()
         .find(|r| r.facts.prs.values().any(|f| f.number == Some(c.issue)))
         .cloned();
-    let dashboard = w.s.store.dashboard(repo).await?.map(|(n, _)| n);
+    let dashboard = cx.store.dashboard(repo).await?.map(|(n, _)| n);
     let place = if rotation.is_some() {
         Place::PullRequest
     } else if dashboard == Some(c.issue) {
@@ -276,7 +289,7 @@ pub(super) async fn comment(
                 rotation: rotation.as_ref(),
                 active: &active,
             };
-            let mut done = run(w, &api, repo, &c, &inv, scene).await?;
+            let mut done = run(cx, &api, repo, &c, &inv, scene).await?;
             // Without a reaction to show it, a command in a review is answered in words.
             if c.source == Source::Review && done.reply.is_none() {
                 done.reply = Some(decide::acknowledged(&c.author.login, &line, done.ok));
@@ -298,11 +311,11 @@ pub(super) async fn comment(
         reply: done.reply.clone(),
         replied: false,
     };
-    w.s.store
+    cx.store
         .record_command_result(&record, c.delivery, &result, now)
         .await?;
     tracing::info!(repository = repo, actor = %c.author.login, actor_id = c.author.id, command = %line, outcome = %done.outcome, "command");
-    answer(w, &api, &c, &result, false).await
+    answer(cx, &api, &c, &result, false).await
 }
 
 /// Says what came of a command: its reply (once), then the +1 or -1 reaction (which
@@ -311,18 +324,18 @@ pub(super) async fn comment(
 /// so a `replay` (keyroll stopped after posting, before noting it) finds it instead of
 /// posting it twice.
 async fn answer(
-    w: &Worker,
+    cx: &Commander<'_>,
     api: &RepoApi,
     c: &Comment<'_>,
     result: &CommandResult,
     replay: bool,
 ) -> Result<String, StartError> {
     let span = tracing::info_span!("answer", delivery = c.delivery, replay);
-    say(w, api, c, result, replay).instrument(span).await
+    say(cx, api, c, result, replay).instrument(span).await
 }
 
 async fn say(
-    w: &Worker,
+    cx: &Commander<'_>,
     api: &RepoApi,
     c: &Comment<'_>,
     result: &CommandResult,
@@ -342,9 +355,7 @@ async fn say(
             api.create_comment(c.issue, &format!("{text}\n\n{marker}"))
                 .await?;
         }
-        w.s.store
-            .command_replied(c.delivery, w.s.clock.now())
-            .await?;
+        cx.store.command_replied(c.delivery, cx.clock.now()).await?;
     }
     if c.source.reacts() {
         api.react(c.id, if result.ok { "+1" } else { "-1" }).await?;
@@ -363,7 +374,7 @@ struct Scene<'a> {
 /// Fetches what [`decide::decide`] needs (the config, the caller's role, whether they are
 /// one of a gate's confirmers), then carries its decision out.
 async fn run(
-    w: &mut Worker,
+    cx: &mut Commander<'_>,
     api: &RepoApi,
     repo: &str,
     c: &Comment<'_>,
@@ -375,11 +386,11 @@ async fn run(
         rotation,
         active,
     } = scene;
-    let config_state = w.config(repo).await?.config;
+    let config_state = cx.repos.config(repo).await?.config;
     let config = config_state.as_deref().map_err(String::as_str);
     let cred = decide::credential_named(inv, rotation)
         .and_then(|name| config.ok()?.credential(&name).cloned());
-    let role = resolve_role(w, api, c.author, cred.as_ref()).await?;
+    let role = resolve_role(cx, api, c.author, cred.as_ref()).await?;
     // Team membership costs requests: asked only when a gate names its confirmers.
     let confirmers = match (inv.verb, rotation, &inv.arg) {
         (Verb::Confirm, Some(r), Some(gate)) => decide::confirmers(r, gate).unwrap_or_default(),
@@ -409,7 +420,7 @@ async fn run(
         None => {}
         Some(Action::Preview { credential }) => {
             let text = match config.ok().and_then(|c| c.credential(&credential)) {
-                Some(cred) => match w.preview(repo, cred).await {
+                Some(cred) => match cx.repos.preview(repo, cred).await {
                     Ok(t) => t,
                     Err(reason) => format!("keyroll could not build the plan: {reason}"),
                 },
@@ -421,7 +432,8 @@ async fn run(
             credential,
             emergency,
         }) => {
-            let id = w
+            let id = cx
+                .repos
                 .start(repo, &credential, emergency, Some(&c.author.login))
                 .await?;
             done.reply = Some(decide::started(
@@ -433,7 +445,7 @@ async fn run(
             done.rotation = Some(id);
         }
         Some(Action::Engine { rotation, command }) => {
-            engine_command(w, repo, c, &rotation, command).await?;
+            engine_command(cx, repo, c, &rotation, command).await?;
         }
     }
     Ok(done)
@@ -441,7 +453,7 @@ async fn run(
 
 /// Hands a checked command to the engine, as an input of the rotation.
 async fn engine_command(
-    w: &mut Worker,
+    cx: &mut Commander<'_>,
     repo: &str,
     c: &Comment<'_>,
     rotation: &str,
@@ -458,8 +470,8 @@ async fn engine_command(
         Source::Review => format!("{}/{rotation}/command", c.delivery),
         Source::Comment | Source::Button => format!("{}/{rotation}", c.delivery),
     };
-    w.s.store
-        .enqueue(&key, repo, rotation, &input, w.s.clock.now())
+    cx.store
+        .enqueue(&key, repo, rotation, &input, cx.clock.now())
         .await?;
     Ok(())
 }

@@ -4,24 +4,31 @@
 use sha2::{Digest, Sha256};
 
 use super::StartError;
+use super::repos::Repos;
 use super::schedule::last_rotated;
-use super::worker::Worker;
 use crate::effects::render::{self, DashboardRow};
+use crate::runtime::Clock;
 use crate::runtime::schedule::{SOON, Urgency, due_at, urgency};
+use crate::store::Store;
 
 /// The label that marks the dashboard issue (with the hidden marker in its body).
 const LABEL: &str = "keyroll";
 
 /// Rewrites the dashboard of `repo` if its text changed.
-pub(super) async fn refresh(w: &mut Worker, repo: &str) -> Result<(), StartError> {
-    let state = w.config(repo).await?;
+pub(super) async fn refresh(
+    repos: &mut Repos,
+    store: &Store,
+    clock: &dyn Clock,
+    repo: &str,
+) -> Result<(), StartError> {
+    let state = repos.config(repo).await?;
     let (config, problem) = match state.config {
         Ok(c) => (Some(c), None),
         Err(p) => (None, Some(p)),
     };
-    let active = w.s.store.active_rotations(repo).await?;
-    let last = last_rotated(w, repo).await?;
-    let now = w.s.clock.now();
+    let active = store.active_rotations(repo).await?;
+    let last = last_rotated(repos, store, repo).await?;
+    let now = clock.now();
     let rows: Vec<DashboardRow> = config
         .iter()
         .flat_map(|c| c.credentials.iter())
@@ -42,13 +49,11 @@ pub(super) async fn refresh(w: &mut Worker, repo: &str) -> Result<(), StartError
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let stored = w.s.store.dashboard(repo).await?;
+    let stored = store.dashboard(repo).await?;
     if stored.as_ref().is_some_and(|(_, d)| *d == digest) {
         return Ok(());
     }
-    let api = w
-        .api(repo)
-        .ok_or_else(|| StartError::NotInstalled(repo.to_owned()))?;
+    let api = repos.api(repo)?;
     let number = match stored {
         Some((n, _)) => Some(n),
         None => api.find_issue(LABEL, render::DASHBOARD_MARKER).await?,
@@ -63,7 +68,7 @@ pub(super) async fn refresh(w: &mut Worker, repo: &str) -> Result<(), StartError
                 .await?
         }
     };
-    w.s.store.set_dashboard(repo, number, &digest, now).await?;
+    store.set_dashboard(repo, number, &digest, now).await?;
     tracing::info!(repository = repo, issue = number, "dashboard updated");
     Ok(())
 }

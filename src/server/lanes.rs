@@ -27,8 +27,7 @@ use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
 use super::retry::{Failure, Next};
-use super::worker::{Worker, WorkerSettings};
-use super::{dashboard, reconcile, schedule};
+use super::worker::{Tick, Worker, WorkerSettings};
 use crate::github::webhook;
 use crate::store::{StoredWebhook, WaitingWebhook};
 
@@ -571,12 +570,12 @@ impl Lane {
             let eager = !waiting.is_empty();
             if ticks.schedule {
                 // Writes the dashboard too.
-                self.tick("schedule").await;
+                self.tick(Tick::Schedule).await;
             } else if ticks.dashboard {
-                self.tick("dashboard").await;
+                self.tick(Tick::Dashboard).await;
             }
             if ticks.reconcile {
-                self.tick("reconcile").await;
+                self.tick(Tick::Reconcile).await;
             }
             wake = self.pass(eager).await;
             for w in waiting {
@@ -643,24 +642,15 @@ impl Lane {
         }
     }
 
-    async fn tick(&mut self, which: &'static str) {
+    async fn tick(&mut self, which: Tick) {
         if self.key.is_empty() {
             return;
         }
         let repo = self.key.clone();
-        let span = tracing::info_span!("tick", tick = which, repository = %repo);
+        let span = tracing::info_span!("tick", tick = ?which, repository = %repo);
         let _ = self
             .supervised("tick", span, move |mut w| async move {
-                match which {
-                    "schedule" => schedule::tick(&mut w, &repo).await,
-                    "dashboard" => {
-                        if let Err(e) = dashboard::refresh(&mut w, &repo).await {
-                            // The schedule tick writes it later.
-                            tracing::warn!(repository = %repo, error = %e, "dashboard: not written");
-                        }
-                    }
-                    _ => reconcile::tick(&mut w, &repo).await,
-                }
+                w.tick(which, &repo).await;
                 (w, ())
             })
             .await;

@@ -15,12 +15,14 @@
 mod body;
 mod commands;
 mod dashboard;
+mod error;
 mod front_door;
 mod intake;
 mod lanes;
 mod later;
 pub mod metrics;
 mod reconcile;
+mod repos;
 pub mod retry;
 mod schedule;
 mod scrubber;
@@ -45,9 +47,9 @@ use crate::sops::Identities;
 use crate::store::{Store, StoreError};
 
 pub use commands::People;
+pub use error::StartError;
 pub use front_door::FrontDoor;
 pub use retry::RetryPolicy;
-pub use worker::StartError;
 
 /// How deliveries are retried, and when the server stops calling itself ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

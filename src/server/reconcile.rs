@@ -8,11 +8,14 @@ use crate::engine::{Input, Phase, PlannedStep, Rotation};
 use crate::github::rest::{RepoApi, RestError};
 use crate::github::route;
 
-use super::worker::Worker;
+use super::StartError;
+use super::repos::Repos;
+use crate::runtime::Clock;
+use crate::store::Store;
 
 /// The reconcile tick for one repository (each runs in its repository's lane).
-pub(super) async fn tick(worker: &mut Worker, repo: &str) {
-    let active = match worker.s.store.active_rotations(repo).await {
+pub(super) async fn tick(repos: &mut Repos, store: &Store, clock: &dyn Clock, repo: &str) {
+    let active = match store.active_rotations(repo).await {
         Ok(a) => a,
         Err(e) => {
             tracing::error!(repository = %repo, error = %e, "reconcile: reading rotations");
@@ -22,11 +25,11 @@ pub(super) async fn tick(worker: &mut Worker, repo: &str) {
     if active.is_empty() {
         return;
     }
-    if let Err(e) = repository(worker, repo, &active).await {
+    if let Err(e) = repository(repos, store, clock, repo, &active).await {
         tracing::warn!(repository = %repo, error = %e, "reconcile: GitHub could not be read; trying at the next tick");
     }
     // Timeouts and reminders.
-    match worker.runtime(repo).await {
+    match repos.runtime(repo).await {
         Ok(runtime) => {
             if let Err(e) = runtime.tick().await {
                 tracing::error!(repository = %repo, error = %e, "reconcile: tick");
@@ -37,15 +40,14 @@ pub(super) async fn tick(worker: &mut Worker, repo: &str) {
 }
 
 async fn repository(
-    worker: &mut Worker,
+    repos: &mut Repos,
+    store: &Store,
+    clock: &dyn Clock,
     repo: &str,
     active: &[Rotation],
-) -> Result<(), super::StartError> {
-    worker.know(repo).await?;
-    let default = worker.default_branch(repo).await?;
-    let api = worker
-        .api(repo)
-        .ok_or_else(|| super::StartError::NotInstalled(repo.to_owned()))?;
+) -> Result<(), StartError> {
+    let api = repos.know(repo).await?;
+    let default = repos.default_branch(repo).await?;
     let mut head: Option<String> = None;
     let mut found: Vec<(String, String, Input)> = Vec::new();
     for r in active {
@@ -119,14 +121,9 @@ async fn repository(
             }
         }
     }
-    let now = worker.s.clock.now();
+    let now = clock.now();
     for (id, rotation, input) in found {
-        if worker
-            .s
-            .store
-            .enqueue(&id, repo, &rotation, &input, now)
-            .await?
-        {
+        if store.enqueue(&id, repo, &rotation, &input, now).await? {
             tracing::info!(repository = repo, rotation = %rotation, input = %id, "reconcile found what a webhook did not bring");
         }
     }

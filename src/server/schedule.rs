@@ -13,56 +13,74 @@ use crate::github::rest::{CommitSummary, RepoApi};
 use crate::policy::Credential;
 use crate::runtime::schedule::{SOON, Urgency, commit_rotates, last_rotated as newest, plan};
 
-use super::worker::Worker;
+use super::StartError;
+use super::metrics::Metrics;
+use super::repos::Repos;
+use crate::runtime::Clock;
+use crate::store::Store;
+
+/// The server's settings the schedule tick follows.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Settings<'a> {
+    pub metrics: &'a Metrics,
+    /// How many rotations may run at once in one repository.
+    pub concurrent_rotations: usize,
+}
 
 /// The schedule tick for one repository (each runs in its repository's lane): starts what
 /// is due and records how many credentials are overdue there.
-pub(super) async fn tick(worker: &mut Worker, repo: &str) {
-    match repository(worker, repo).await {
-        Ok(n) => worker.s.metrics.set_overdue(repo, n),
+pub(super) async fn tick(
+    repos: &mut Repos,
+    store: &Store,
+    clock: &dyn Clock,
+    settings: Settings<'_>,
+    repo: &str,
+) {
+    match repository(repos, store, clock, settings.concurrent_rotations, repo).await {
+        Ok(n) => settings.metrics.set_overdue(repo, n),
         Err(e) => tracing::warn!(repository = %repo, error = %e, "schedule: skipped"),
     }
 }
 
 /// Starts what is due in one repository; returns how many credentials are overdue.
-async fn repository(worker: &mut Worker, repo: &str) -> Result<i64, super::StartError> {
-    let state = worker.config(repo).await?;
+async fn repository(
+    repos: &mut Repos,
+    store: &Store,
+    clock: &dyn Clock,
+    concurrent_rotations: usize,
+    repo: &str,
+) -> Result<i64, StartError> {
+    let state = repos.config(repo).await?;
     let config = match state.config {
         Ok(c) => c,
         Err(problems) => {
             // Nothing starts; the dashboard says why.
-            super::dashboard::refresh(worker, repo).await?;
-            return Err(super::StartError::Config {
+            super::dashboard::refresh(repos, store, clock, repo).await?;
+            return Err(StartError::Config {
                 repository: repo.to_owned(),
                 problems,
             });
         }
     };
-    let default = worker.default_branch(repo).await?;
-    let api = worker
-        .api(repo)
-        .ok_or_else(|| super::StartError::NotInstalled(repo.to_owned()))?;
+    let default = repos.default_branch(repo).await?;
+    let api = repos.api(repo)?;
     // Read anew at every tick: a person may have rotated something by hand.
     let dates = commit_dates(&api, &default, &config.credentials).await?;
-    if let Some(state) = worker.repos.get_mut(repo) {
-        state.commit_dates = Some(dates);
-    }
-    let last = last_rotated(worker, repo).await?;
-    let active: BTreeSet<String> = worker
-        .s
-        .store
+    repos.set_commit_dates(repo, dates);
+    let last = last_rotated(repos, store, repo).await?;
+    let active: BTreeSet<String> = store
         .active_rotations(repo)
         .await?
         .into_iter()
         .map(|r| r.credential)
         .collect();
-    let now = worker.s.clock.now();
+    let now = clock.now();
     let due = plan(
         &config.credentials,
         &last,
         &active,
         now,
-        worker.s.concurrent_rotations,
+        concurrent_rotations,
         SOON,
     );
     let overdue = due
@@ -71,7 +89,7 @@ async fn repository(worker: &mut Worker, repo: &str) -> Result<i64, super::Start
         .filter(|d| d.urgency == Urgency::Overdue)
         .count();
     for name in &due.start {
-        match worker.start(repo, name, false, None).await {
+        match repos.start(repo, name, false, None).await {
             Ok(id) => {
                 tracing::info!(repository = repo, credential = %name, rotation = %id, "due: rotation started")
             }
@@ -80,37 +98,34 @@ async fn repository(worker: &mut Worker, repo: &str) -> Result<i64, super::Start
             }
         }
     }
-    super::dashboard::refresh(worker, repo).await?;
+    super::dashboard::refresh(repos, store, clock, repo).await?;
     Ok(i64::try_from(overdue).unwrap_or(i64::MAX))
 }
 
 /// When each credential was last rotated, by keyroll or by a person's commit (cached
 /// commit dates, read at the last schedule tick or now).
 pub(super) async fn last_rotated(
-    worker: &mut Worker,
+    repos: &mut Repos,
+    store: &Store,
     repo: &str,
-) -> Result<BTreeMap<String, OffsetDateTime>, super::StartError> {
-    let cached = worker.repos.get(repo).and_then(|r| r.commit_dates.clone());
+) -> Result<BTreeMap<String, OffsetDateTime>, StartError> {
+    let cached = repos.commit_dates(repo);
     let dates = match cached {
         Some(d) => d,
         None => {
-            let state = worker.config(repo).await?;
+            let state = repos.config(repo).await?;
             let Ok(config) = state.config else {
                 return Ok(BTreeMap::new());
             };
-            let default = worker.default_branch(repo).await?;
-            let api = worker
-                .api(repo)
-                .ok_or_else(|| super::StartError::NotInstalled(repo.to_owned()))?;
+            let default = repos.default_branch(repo).await?;
+            let api = repos.api(repo)?;
             let d = commit_dates(&api, &default, &config.credentials).await?;
-            if let Some(state) = worker.repos.get_mut(repo) {
-                state.commit_dates = Some(d.clone());
-            }
+            repos.set_commit_dates(repo, d.clone());
             d
         }
     };
     let mut last = dates;
-    for (name, t) in worker.s.store.last_rotated(repo).await? {
+    for (name, t) in store.last_rotated(repo).await? {
         let previous = last.get(&name).copied();
         if let Some(t) = newest(previous.into_iter().chain([t])) {
             last.insert(name, t);
