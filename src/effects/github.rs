@@ -23,8 +23,10 @@ use crate::github::rest::{CheckOutput, RepoApi, RestError, listed};
 use crate::github::snapshot::{self, Snapshot};
 use crate::plan::Plan;
 use crate::policy::{CONFIG_FILE, Config, Credential, GeneratorSpec};
+use crate::runtime::answers::Answerer;
 use crate::runtime::{Clock, ExecError, Executor, Outcome};
 use crate::sops::Identities;
+use crate::store::Answer;
 
 use super::{push_check, render};
 
@@ -551,27 +553,11 @@ impl GitHubExecutor {
         }
     }
 
-    /// Answers a person with a comment. The effect's key, hidden in the comment, finds it
-    /// again when the effect is replayed after a crash, so the answer is posted once.
+    /// Answers a person with a comment, once (see [`reply`]).
     async fn reply(&self, key: &str, number: u64, text: &str) -> Result<Outcome, ExecError> {
-        let marker = format!("<!-- keyroll:reply {key} -->");
-        let posted = match self.repo.comments(number).await {
-            Ok(list) => list
-                .into_iter()
-                .find(|c| c.body.as_deref().is_some_and(|b| b.contains(&marker))),
-            Err(e) => return transient_or(e, "reading the comments").map(receipt_owned),
-        };
-        if let Some(c) = posted {
-            return Ok(receipt_owned(format!("comment {} (found)", c.id)));
-        }
-        match self
-            .repo
-            .create_comment(number, &format!("{text}\n\n{marker}"))
+        reply(&self.repo, key, number, text)
             .await
-        {
-            Ok(id) => Ok(receipt_owned(format!("comment {id}"))),
-            Err(e) => transient_or(e, "commenting").map(receipt_owned),
-        }
+            .map(receipt_owned)
     }
 
     /// After the merge, the gate check run of the pull request shows a manual gate that waits
@@ -911,6 +897,56 @@ impl GitHubExecutor {
         self.memo
             .with(|m| m.gates.insert(head.to_owned(), (id, out)));
         Ok(())
+    }
+}
+
+/// Answers a person with a comment on issue or pull request `number`. The key, hidden in
+/// the comment, finds it again when the answer is asked for again after a crash, so it is
+/// posted once. The receipt.
+async fn reply(repo: &RepoApi, key: &str, number: u64, text: &str) -> Result<String, ExecError> {
+    let marker = format!("<!-- keyroll:reply {key} -->");
+    let posted = match repo.comments(number).await {
+        Ok(list) => list
+            .into_iter()
+            .find(|c| c.body.as_deref().is_some_and(|b| b.contains(&marker))),
+        Err(e) => return transient_or(e, "reading the comments"),
+    };
+    if let Some(c) = posted {
+        return Ok(format!("comment {} (found)", c.id));
+    }
+    match repo
+        .create_comment(number, &format!("{text}\n\n{marker}"))
+        .await
+    {
+        Ok(id) => Ok(format!("comment {id}")),
+        Err(e) => transient_or(e, "commenting"),
+    }
+}
+
+/// Says the answers to commands on GitHub (see [`crate::runtime::answers`]).
+#[derive(Debug)]
+pub struct GitHubAnswerer {
+    repo: RepoApi,
+}
+
+impl GitHubAnswerer {
+    pub fn new(repo: RepoApi) -> Self {
+        Self { repo }
+    }
+}
+
+impl Answerer for GitHubAnswerer {
+    async fn answer(&self, key: &str, answer: &Answer) -> Result<String, ExecError> {
+        match answer {
+            // GitHub keeps one reaction of a kind per account: giving it again is harmless.
+            Answer::React { comment, reaction } => {
+                match self.repo.react(*comment, reaction.content()).await {
+                    Ok(()) => Ok(format!("reacted {}", reaction.content())),
+                    Err(e) => transient_or(e, "reacting"),
+                }
+            }
+            Answer::Reply { number, text } => reply(&self.repo, key, *number, text).await,
+        }
     }
 }
 

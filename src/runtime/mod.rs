@@ -6,6 +6,7 @@
 //! carried out (again), which is safe because every effect is find-or-create; unprocessed
 //! inputs are stepped. A crash can only lose work that was never committed.
 
+pub mod answers;
 pub mod schedule;
 
 use std::future::Future;
@@ -14,7 +15,7 @@ use time::OffsetDateTime;
 
 use crate::engine::{Effect, Input, Rotation, plan_for, step};
 use crate::policy::Credential;
-use crate::store::{Delivery, StepRecord, Store, StoreError};
+use crate::store::{CommandLog, Delivery, StepRecord, Store, StoreError};
 
 /// The time, injected so tests can move it.
 pub trait Clock: Send + Sync {
@@ -134,15 +135,18 @@ impl<E: Executor, C: Clock> Runtime<E, C> {
     /// and of every file it touches (rotations that share a file wait for each other), in
     /// one transaction.
     pub async fn start(&self, cred: &Credential, emergency: bool) -> Result<String, RuntimeError> {
-        self.start_for(cred, emergency, None).await
+        self.start_for(cred, emergency, None, |_| None).await
     }
 
-    /// [`Self::start`], recording who asked (their approvals may not count, by config).
-    pub async fn start_for(
+    /// [`Self::start`], recording who asked (their approvals may not count, by config) and
+    /// the command that asked, in the same transaction (`command` builds its log for the
+    /// new rotation's id).
+    pub async fn start_for<'c>(
         &self,
         cred: &Credential,
         emergency: bool,
         requested_by: Option<&str>,
+        command: impl FnOnce(&str) -> Option<CommandLog<'c>>,
     ) -> Result<String, RuntimeError> {
         let now = self.clock.now();
         let mut scopes = vec![format!("credential:{}:{}", self.repository, cred.name)];
@@ -160,7 +164,7 @@ impl<E: Executor, C: Clock> Runtime<E, C> {
         };
         let id = self
             .store
-            .start_rotation(&self.repository, now.year(), make, &scopes, now)
+            .start_rotation(&self.repository, now.year(), make, &scopes, command, now)
             .await?;
         Ok(id)
     }

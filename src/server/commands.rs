@@ -12,11 +12,13 @@ use tracing::Instrument;
 
 use crate::commands::decide::{self, Action};
 use crate::commands::{self, Invocation, Parsed, Place, Role, Verb};
+use crate::effects::github::GitHubAnswerer;
 use crate::engine::{Command, Input, Rotation};
 use crate::github::rest::{RepoApi, RestError, listed};
 use crate::github::webhook::Actor;
 use crate::policy::Credential;
-use crate::store::{CommandRecord, CommandResult};
+use crate::runtime::answers;
+use crate::store::{Answer, CommandLog, CommandRecord, CommandResult, Reaction};
 
 use super::StartError;
 use super::repos::Repos;
@@ -208,6 +210,45 @@ impl Done {
             rotation: None,
         }
     }
+
+    /// Its result for the store, and what keyroll says: on a comment, eyes (read), the
+    /// reply if any, then +1 or -1; elsewhere (no reactions there) the reply alone.
+    fn answered(&self, c: &Comment<'_>) -> (CommandResult, Vec<Answer>) {
+        let mut answers = Vec::new();
+        let react = |reaction| Answer::React {
+            comment: c.id,
+            reaction,
+        };
+        if c.source.reacts() {
+            answers.push(react(Reaction::Eyes));
+        }
+        if let Some(text) = &self.reply {
+            answers.push(Answer::Reply {
+                number: c.issue,
+                text: text.clone(),
+            });
+        }
+        if c.source.reacts() {
+            answers.push(react(if self.ok {
+                Reaction::PlusOne
+            } else {
+                Reaction::MinusOne
+            }));
+        }
+        let result = CommandResult {
+            ok: self.ok,
+            outcome: self.outcome.clone(),
+            reply: self.reply.clone(),
+        };
+        (result, answers)
+    }
+}
+
+/// A rotation the command asked for, started once the command's log is ready to be written
+/// with it.
+struct ToStart {
+    credential: String,
+    emergency: bool,
 }
 
 pub(super) async fn comment(
@@ -223,7 +264,15 @@ pub(super) async fn comment(
     if parsed == Parsed::Nothing {
         return Ok("no command".into());
     }
+    if c.action != "created" && c.action != "edited" {
+        return Ok(format!("comment {}: ignored", c.action));
+    }
     let api = cx.repos.api(repo)?;
+    // The delivery handled again (its last attempt failed, or keyroll stopped): the command
+    // ran already; only what is left of answering it is done.
+    if let Some(result) = cx.store.command_result(c.delivery).await? {
+        return answer(cx, &api, &c, &result.outcome).await;
+    }
     let now = cx.clock.now();
     let mut record = CommandRecord {
         repository: repo,
@@ -237,31 +286,31 @@ pub(super) async fn comment(
     };
     if c.action == "edited" {
         // Said once per comment: an edit never runs, however often it is edited.
-        if !cx.store.command_logged(c.id, "edit not run").await? {
-            api.create_comment(
-                c.issue,
-                &format!(
-                    "@{} keyroll does not run edited comments. Post the command in a new comment.",
-                    c.author.login
-                ),
-            )
-            .await?;
-            record.command = "(edited comment)";
-            record.outcome = "edit not run";
-            cx.store.record_command(&record, now).await?;
+        if cx.store.command_logged(c.id, "edit not run").await? {
+            return Ok("edited command not run".into());
         }
+        let text = format!(
+            "@{} keyroll does not run edited comments. Post the command in a new comment.",
+            c.author.login
+        );
+        record.command = "(edited comment)";
+        record.outcome = "edit not run";
+        let log = CommandLog {
+            record,
+            delivery_id: c.delivery,
+            result: CommandResult {
+                ok: false,
+                outcome: "edit not run".into(),
+                reply: Some(text.clone()),
+            },
+            answers: vec![Answer::Reply {
+                number: c.issue,
+                text,
+            }],
+        };
+        cx.store.record_command_result(&log, now).await?;
+        answer(cx, &api, &c, "edit not run").await?;
         return Ok("edited command not run".into());
-    }
-    if c.action != "created" {
-        return Ok(format!("comment {}: ignored", c.action));
-    }
-    // The delivery handled again (its last attempt failed, or keyroll stopped): the command
-    // ran already; only what is left of answering it is done.
-    if let Some(result) = cx.store.command_result(c.delivery).await? {
-        return answer(cx, &api, &c, &result, true).await;
-    }
-    if c.source.reacts() {
-        api.react(c.id, "eyes").await?;
     }
     let active = cx.store.active_rotations(repo).await?;
     let rotation = active
@@ -276,11 +325,12 @@ pub(super) async fn comment(
     } else {
         Place::Elsewhere
     };
-    let (line, done) = match parsed {
+    let (line, done, start) = match parsed {
         Parsed::Nothing => return Ok("no command".into()),
         Parsed::Invalid(msg) => (
             "(invalid)".to_owned(),
             Done::refused("invalid", format!("@{} {msg}", c.author.login)),
+            None,
         ),
         Parsed::One(inv) => {
             let line = describe(&inv);
@@ -289,78 +339,94 @@ pub(super) async fn comment(
                 rotation: rotation.as_ref(),
                 active: &active,
             };
-            let mut done = run(cx, &api, repo, &c, &inv, scene).await?;
+            let (mut done, start) = run(cx, &api, repo, &c, &inv, scene).await?;
             // Without a reaction to show it, a command in a review is answered in words.
-            if c.source == Source::Review && done.reply.is_none() {
+            if c.source == Source::Review && done.reply.is_none() && start.is_none() {
                 done.reply = Some(decide::acknowledged(&c.author.login, &line, done.ok));
             }
-            (line, done)
+            (line, done, start)
         }
     };
     record.command = &line;
-    record.outcome = &done.outcome;
     record.rotation_id = done
         .rotation
         .as_deref()
         .or(rotation.as_ref().map(|r| r.id.as_str()));
-    // Recorded before the answer: if answering fails, the retry answers without running
-    // the command again.
-    let result = CommandResult {
-        ok: done.ok,
-        outcome: done.outcome.clone(),
-        reply: done.reply.clone(),
-        replied: false,
+    let outcome = match start {
+        // Recorded before the answer: if answering fails, the retry answers without running
+        // the command again.
+        None => {
+            record.outcome = &done.outcome;
+            let (result, answers) = done.answered(&c);
+            let log = CommandLog {
+                record,
+                delivery_id: c.delivery,
+                result,
+                answers,
+            };
+            cx.store.record_command_result(&log, now).await?;
+            done.outcome
+        }
+        // Recorded with the rotation, in its transaction: the command handled again finds
+        // its result instead of a rotation that would make it "already rotating".
+        Some(s) => {
+            record.outcome = &done.outcome;
+            start_rotation(cx, repo, &c, record, &done, &s).await?;
+            done.outcome
+        }
     };
-    cx.store
-        .record_command_result(&record, c.delivery, &result, now)
-        .await?;
-    tracing::info!(repository = repo, actor = %c.author.login, actor_id = c.author.id, command = %line, outcome = %done.outcome, "command");
-    answer(cx, &api, &c, &result, false).await
+    tracing::info!(repository = repo, actor = %c.author.login, actor_id = c.author.id, command = %line, outcome = %outcome, "command");
+    answer(cx, &api, &c, &outcome).await
 }
 
-/// Says what came of a command: its reply (once), then the +1 or -1 reaction (which
-/// GitHub keeps once however often it is given). The stored result is the command's
-/// outbox: it is written before anything is said. The reply carries the delivery id hidden,
-/// so a `replay` (keyroll stopped after posting, before noting it) finds it instead of
-/// posting it twice.
+/// Starts the rotation a command asked for, logging the command (result and answers
+/// included) in the rotation's own transaction.
+async fn start_rotation(
+    cx: &mut Commander<'_>,
+    repo: &str,
+    c: &Comment<'_>,
+    record: CommandRecord<'_>,
+    done: &Done,
+    s: &ToStart,
+) -> Result<(), StartError> {
+    let cred = cx.repos.credential(repo, &s.credential).await?;
+    let runtime = cx.repos.runtime(repo).await?;
+    let login = c.author.login.as_str();
+    let id = runtime
+        .start_for(&cred, s.emergency, Some(login), |id| {
+            let started = Done {
+                ok: done.ok,
+                outcome: done.outcome.clone(),
+                reply: Some(decide::started(login, id, &s.credential, s.emergency)),
+                rotation: Some(id.to_owned()),
+            };
+            let (result, answers) = started.answered(c);
+            Some(CommandLog {
+                record,
+                delivery_id: c.delivery,
+                result,
+                answers,
+            })
+        })
+        .await?;
+    tracing::info!(repository = repo, rotation = %id, credential = %s.credential, emergency = s.emergency, "rotation started");
+    Ok(())
+}
+
+/// Says what came of a command: carries out the answers stored with its result (the
+/// command's outbox) that were not carried out yet, each once.
 async fn answer(
     cx: &Commander<'_>,
     api: &RepoApi,
     c: &Comment<'_>,
-    result: &CommandResult,
-    replay: bool,
+    outcome: &str,
 ) -> Result<String, StartError> {
-    let span = tracing::info_span!("answer", delivery = c.delivery, replay);
-    say(cx, api, c, result, replay).instrument(span).await
-}
-
-async fn say(
-    cx: &Commander<'_>,
-    api: &RepoApi,
-    c: &Comment<'_>,
-    result: &CommandResult,
-    replay: bool,
-) -> Result<String, StartError> {
-    if !result.replied
-        && let Some(text) = &result.reply
-    {
-        let marker = format!("<!-- keyroll:reply {} -->", c.delivery);
-        let posted = replay
-            && api
-                .comments(c.issue)
-                .await?
-                .iter()
-                .any(|k| k.body.as_deref().is_some_and(|b| b.contains(&marker)));
-        if !posted {
-            api.create_comment(c.issue, &format!("{text}\n\n{marker}"))
-                .await?;
-        }
-        cx.store.command_replied(c.delivery, cx.clock.now()).await?;
-    }
-    if c.source.reacts() {
-        api.react(c.id, if result.ok { "+1" } else { "-1" }).await?;
-    }
-    Ok(format!("command: {}", result.outcome))
+    let span = tracing::info_span!("answer", delivery = c.delivery);
+    let answerer = GitHubAnswerer::new(api.clone());
+    answers::carry_out(cx.store, &answerer, cx.clock, c.delivery)
+        .instrument(span)
+        .await?;
+    Ok(format!("command: {outcome}"))
 }
 
 /// Where a command was given: the place, the rotation of the pull request it was given
@@ -380,7 +446,7 @@ async fn run(
     c: &Comment<'_>,
     inv: &Invocation,
     scene: Scene<'_>,
-) -> Result<Done, StartError> {
+) -> Result<(Done, Option<ToStart>), StartError> {
     let Scene {
         place,
         rotation,
@@ -432,23 +498,19 @@ async fn run(
             credential,
             emergency,
         }) => {
-            let id = cx
-                .repos
-                .start(repo, &credential, emergency, Some(&c.author.login))
-                .await?;
-            done.reply = Some(decide::started(
-                &c.author.login,
-                &id,
-                &credential,
-                emergency,
+            return Ok((
+                done,
+                Some(ToStart {
+                    credential,
+                    emergency,
+                }),
             ));
-            done.rotation = Some(id);
         }
         Some(Action::Engine { rotation, command }) => {
             engine_command(cx, repo, c, &rotation, command).await?;
         }
     }
-    Ok(done)
+    Ok((done, None))
 }
 
 /// Hands a checked command to the engine, as an input of the rotation.

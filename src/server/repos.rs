@@ -355,17 +355,17 @@ impl Repos {
             .ok_or_else(|| StartError::NoCredential(credential.to_owned()))
     }
 
-    /// Starts a rotation of a credential of the default branch's config.
+    /// Starts a rotation of a credential of the default branch's config that nobody asked
+    /// for (it is due; a command's start is logged with it, see `commands`).
     pub(super) async fn start(
         &mut self,
         repo: &str,
         credential: &str,
         emergency: bool,
-        requested_by: Option<&str>,
     ) -> Result<String, StartError> {
         let cred = self.credential(repo, credential).await?;
         let runtime = self.runtime(repo).await?;
-        let id = runtime.start_for(&cred, emergency, requested_by).await?;
+        let id = runtime.start_for(&cred, emergency, None, |_| None).await?;
         tracing::info!(repository = repo, rotation = %id, credential, emergency, "rotation started");
         Ok(id)
     }

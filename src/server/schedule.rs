@@ -89,7 +89,7 @@ async fn repository(
         .filter(|d| d.urgency == Urgency::Overdue)
         .count();
     for name in &due.start {
-        match repos.start(repo, name, false, None).await {
+        match repos.start(repo, name, false).await {
             Ok(id) => {
                 tracing::info!(repository = repo, credential = %name, rotation = %id, "due: rotation started")
             }

@@ -14,9 +14,11 @@ use time::OffsetDateTime;
 
 use crate::engine::{Effect, Input, Planned, Rotation};
 
+mod answers;
 mod at_rest;
 mod webhooks;
 
+pub use answers::{Answer, CommandLog, PendingAnswer, Reaction};
 pub use at_rest::Scrubbed;
 pub use webhooks::{
     CommandRecord, CommandResult, InstalledRepository, NewWebhook, StoredWebhook, WaitingWebhook,
@@ -385,15 +387,18 @@ impl Store {
 
     /// Starts a rotation in one transaction: picks its id (`R-<year>-<n>`, the next number of
     /// `year`), records the rotation `make` builds for that id, takes every scope for it or
-    /// finds who holds one, and queues that answer as the rotation's first input. A crash
-    /// leaves either all of it or none: never a rotation nobody will step, holding its
-    /// credential for good.
-    pub async fn start_rotation(
+    /// finds who holds one, queues that answer as the rotation's first input, and logs the
+    /// command that asked for it, if `command` gives one for the id (its result and answers
+    /// included; its line is given the rotation's id). A crash leaves either all of it or none: never a rotation nobody will
+    /// step, holding its credential for good, nor a started rotation whose command, handled
+    /// again, would be answered "already rotating".
+    pub async fn start_rotation<'c>(
         &self,
         repository: &str,
         year: i32,
         make: impl FnOnce(String) -> Rotation,
         scopes: &[String],
+        command: impl FnOnce(&str) -> Option<CommandLog<'c>>,
         now: OffsetDateTime,
     ) -> Result<String, StoreError> {
         let mut tx = self.pool.begin().await?;
@@ -418,6 +423,12 @@ impl Store {
         .bind(stamp(now))
         .execute(&mut *tx)
         .await?;
+        if let Some(log) = command(&id) {
+            // The command's line names the rotation it started.
+            let mut log: CommandLog<'_> = log;
+            log.record.rotation_id = Some(&id);
+            answers::insert_command_log(&mut tx, &log, now).await?;
+        }
         tx.commit().await?;
         Ok(id)
     }

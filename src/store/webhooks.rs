@@ -68,13 +68,14 @@ pub struct WaitingWebhook {
     pub retry_at: Option<OffsetDateTime>,
 }
 
-/// What came of a command, kept so handling its delivery again does not repeat it.
+/// What came of a command, kept so handling its delivery again does not repeat it. What
+/// keyroll says about it is queued with it (see [`super::Answer`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandResult {
     pub ok: bool,
     pub outcome: String,
+    /// The reply's text, kept for the record.
     pub reply: Option<String>,
-    pub replied: bool,
 }
 
 /// A repository keyroll is installed on.
@@ -287,6 +288,11 @@ impl Store {
             .bind(stamp(before))
             .execute(&self.pool)
             .await?;
+        // Answers still owed are kept: their delivery is handled again and says them.
+        sqlx::query("DELETE FROM answers WHERE done_at IS NOT NULL AND done_at < ?")
+            .bind(stamp(before))
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected())
     }
 
@@ -484,62 +490,21 @@ impl Store {
         Ok(row.is_some())
     }
 
-    /// Logs a command and keeps its result under the delivery that brought it, in one
-    /// transaction: the delivery handled again finds it and does not run the command again.
-    pub async fn record_command_result(
-        &self,
-        c: &CommandRecord<'_>,
-        delivery_id: &str,
-        result: &CommandResult,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        insert_command(&mut tx, c, now).await?;
-        sqlx::query(
-            "INSERT OR IGNORE INTO command_results (delivery_id, ok, outcome, reply, replied_at, at) VALUES (?, ?, ?, ?, NULL, ?)",
-        )
-        .bind(delivery_id)
-        .bind(result.ok)
-        .bind(&result.outcome)
-        .bind(&result.reply)
-        .bind(stamp(now))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// The result of the command a delivery brought, if it was run.
     pub async fn command_result(
         &self,
         delivery_id: &str,
     ) -> Result<Option<CommandResult>, StoreError> {
-        let row = sqlx::query(
-            "SELECT ok, outcome, reply, replied_at FROM command_results WHERE delivery_id = ?",
-        )
-        .bind(delivery_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row =
+            sqlx::query("SELECT ok, outcome, reply FROM command_results WHERE delivery_id = ?")
+                .bind(delivery_id)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(|r| CommandResult {
             ok: r.get("ok"),
             outcome: r.get("outcome"),
             reply: r.get("reply"),
-            replied: r.get::<Option<String>, _>("replied_at").is_some(),
         }))
-    }
-
-    /// Records that the answer to a delivery's command was posted.
-    pub async fn command_replied(
-        &self,
-        delivery_id: &str,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE command_results SET replied_at = ? WHERE delivery_id = ?")
-            .bind(stamp(now))
-            .bind(delivery_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     /// The dashboard issue of a repository and the digest of what keyroll last wrote.
@@ -579,7 +544,7 @@ impl Store {
 }
 
 /// One line of the command log, written on `conn` (alone, or in the caller's transaction).
-async fn insert_command(
+pub(super) async fn insert_command(
     conn: &mut sqlx::SqliteConnection,
     c: &CommandRecord<'_>,
     now: OffsetDateTime,
