@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 
 use super::StartError;
 use super::repos::Repos;
-use super::schedule::last_rotated;
+use super::rotated::last_rotated;
 use crate::effects::render::{self, DashboardRow};
 use crate::runtime::Clock;
 use crate::runtime::schedule::{SOON, Urgency, due_at, urgency};

@@ -1,16 +1,29 @@
 //! `keyroll serve`: the GitHub App.
 //!
 //! ```text
-//! POST /webhook --> intake (verify, store, 202) --> store.webhooks
-//!                                                      |
-//! worker: parse (github::webhook) --> route (github::route) --> runtime (engine::step)
-//!           --> effects::github (API) --> store (state, receipts, audit)
-//! ticks:  reconcile (re-read pull requests and checks) and schedule (start due rotations)
+//! webhook   POST /webhook --> front_door, body, intake (verify, store, 202) --> store.webhooks
+//!              |
+//! event     lanes (one per repository, supervised) --> worker: parse (github::webhook),
+//!              |    dispatch by event to a handler:
+//!              |      push / config pull request --> repos (config check)
+//!              |      comment, review body, button --> commands --> store (log, result, answers)
+//!              |      anything a rotation waits for --> route (github::route) --> store inbox
+//!              |    ticks (worker::Tick): schedule, reconcile, dashboard
+//! engine    runtime: inbox --> engine::step --> store (state, effects, audit; one transaction)
+//!              |
+//! effects   effects::github carries out the rotation's effects, runtime::answers a command's
+//!              |    answers; each find-or-create, receipts written after
+//! store     store (state, outboxes, receipts, audit)
 //! ```
 //!
 //! The worker is a supervisor and one lane per repository (see [`lanes`]): a repository's
 //! deliveries are handled one at a time, in the order they arrived; repositories go on side
 //! by side. A delivery that fails for a passing reason is kept and tried again ([`retry`]).
+//!
+//! Imports go one way: [`lanes`] drives [`worker`], the worker calls the handlers
+//! ([`commands`], [`dashboard`], [`reconcile`], [`schedule`]), the handlers use what they are
+//! given ([`repos`] for what keyroll knows of a repository, [`rotated`] for when credentials
+//! were last rotated, the store and the clock). No handler imports the worker.
 
 mod body;
 mod commands;
@@ -24,6 +37,7 @@ pub mod metrics;
 mod reconcile;
 mod repos;
 pub mod retry;
+mod rotated;
 mod schedule;
 mod scrubber;
 mod worker;

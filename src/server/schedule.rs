@@ -1,22 +1,18 @@
 //! The schedule tick: starts the rotations that are due, a few at a time per repository.
 //!
-//! What "last rotated" and "due" mean is decided in `runtime::schedule`; this module only
-//! gathers the evidence (finished rotations from the store, commits from GitHub). A
-//! repository keyroll was just installed on is therefore not rotated all at once.
+//! What "last rotated" and "due" mean is decided in `runtime::schedule`; the evidence is
+//! gathered by [`super::rotated`] (finished rotations from the store, commits from GitHub).
+//! A repository keyroll was just installed on is therefore not rotated all at once. The
+//! worker writes the dashboard after the tick.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
-
-use crate::github::rest::{CommitSummary, RepoApi};
-use crate::policy::Credential;
-use crate::runtime::schedule::{SOON, Urgency, commit_rotates, last_rotated as newest, plan};
+use std::collections::BTreeSet;
 
 use super::StartError;
 use super::metrics::Metrics;
 use super::repos::Repos;
+use super::rotated;
 use crate::runtime::Clock;
+use crate::runtime::schedule::{SOON, Urgency, plan};
 use crate::store::Store;
 
 /// The server's settings the schedule tick follows.
@@ -28,17 +24,25 @@ pub(super) struct Settings<'a> {
 }
 
 /// The schedule tick for one repository (each runs in its repository's lane): starts what
-/// is due and records how many credentials are overdue there.
+/// is due and records how many credentials are overdue there. Whether the dashboard has
+/// something to show for it: what started, or the config's problems that start nothing (not
+/// when GitHub could not be read: the next tick tries again).
 pub(super) async fn tick(
     repos: &mut Repos,
     store: &Store,
     clock: &dyn Clock,
     settings: Settings<'_>,
     repo: &str,
-) {
+) -> bool {
     match repository(repos, store, clock, settings.concurrent_rotations, repo).await {
-        Ok(n) => settings.metrics.set_overdue(repo, n),
-        Err(e) => tracing::warn!(repository = %repo, error = %e, "schedule: skipped"),
+        Ok(n) => {
+            settings.metrics.set_overdue(repo, n);
+            true
+        }
+        Err(e) => {
+            tracing::warn!(repository = %repo, error = %e, "schedule: skipped");
+            matches!(e, StartError::Config { .. })
+        }
     }
 }
 
@@ -54,8 +58,7 @@ async fn repository(
     let config = match state.config {
         Ok(c) => c,
         Err(problems) => {
-            // Nothing starts; the dashboard says why.
-            super::dashboard::refresh(repos, store, clock, repo).await?;
+            // Nothing starts; the dashboard (written after the tick) says why.
             return Err(StartError::Config {
                 repository: repo.to_owned(),
                 problems,
@@ -65,9 +68,9 @@ async fn repository(
     let default = repos.default_branch(repo).await?;
     let api = repos.api(repo)?;
     // Read anew at every tick: a person may have rotated something by hand.
-    let dates = commit_dates(&api, &default, &config.credentials).await?;
+    let dates = rotated::commit_dates(&api, &default, &config.credentials).await?;
     repos.set_commit_dates(repo, dates);
-    let last = last_rotated(repos, store, repo).await?;
+    let last = rotated::last_rotated(repos, store, repo).await?;
     let active: BTreeSet<String> = store
         .active_rotations(repo)
         .await?
@@ -98,78 +101,5 @@ async fn repository(
             }
         }
     }
-    super::dashboard::refresh(repos, store, clock, repo).await?;
     Ok(i64::try_from(overdue).unwrap_or(i64::MAX))
-}
-
-/// When each credential was last rotated, by keyroll or by a person's commit (cached
-/// commit dates, read at the last schedule tick or now).
-pub(super) async fn last_rotated(
-    repos: &mut Repos,
-    store: &Store,
-    repo: &str,
-) -> Result<BTreeMap<String, OffsetDateTime>, StartError> {
-    let cached = repos.commit_dates(repo);
-    let dates = match cached {
-        Some(d) => d,
-        None => {
-            let state = repos.config(repo).await?;
-            let Ok(config) = state.config else {
-                return Ok(BTreeMap::new());
-            };
-            let default = repos.default_branch(repo).await?;
-            let api = repos.api(repo)?;
-            let d = commit_dates(&api, &default, &config.credentials).await?;
-            repos.set_commit_dates(repo, d.clone());
-            d
-        }
-    };
-    let mut last = dates;
-    for (name, t) in store.last_rotated(repo).await? {
-        let previous = last.get(&name).copied();
-        if let Some(t) = newest(previous.into_iter().chain([t])) {
-            last.insert(name, t);
-        }
-    }
-    Ok(last)
-}
-
-async fn commit_dates(
-    api: &RepoApi,
-    branch: &str,
-    credentials: &[Credential],
-) -> Result<BTreeMap<String, OffsetDateTime>, crate::github::rest::RestError> {
-    let mut out = BTreeMap::new();
-    for cred in credentials {
-        if let Some(t) = last_commit(api, branch, cred).await? {
-            out.insert(cred.name.clone(), t);
-        }
-    }
-    Ok(out)
-}
-
-/// The newest commit on the default branch that rotated `cred` (its trailer) or that a
-/// person made to one of its files.
-async fn last_commit(
-    api: &RepoApi,
-    branch: &str,
-    cred: &Credential,
-) -> Result<Option<OffsetDateTime>, crate::github::rest::RestError> {
-    let files: BTreeSet<&str> = cred.locations.iter().map(|l| l.file.as_str()).collect();
-    let mut found = Vec::new();
-    for file in files {
-        let commit = api
-            .newest_commit_touching(branch, file, |c| {
-                commit_rotates(&c.commit.message, c.parents.len(), &cred.name)
-                    && committed_at(c).is_some()
-            })
-            .await?;
-        found.extend(commit.as_ref().and_then(committed_at));
-    }
-    Ok(newest(found))
-}
-
-fn committed_at(c: &CommitSummary) -> Option<OffsetDateTime> {
-    let date = c.commit.committer.as_ref()?.date.as_deref()?;
-    OffsetDateTime::parse(date, &Rfc3339).ok()
 }

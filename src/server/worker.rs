@@ -99,7 +99,13 @@ impl Worker {
                     metrics: &self.s.metrics,
                     concurrent_rotations: self.s.concurrent_rotations,
                 };
-                schedule::tick(&mut self.repos, store, clock, settings, repo).await;
+                let show = schedule::tick(&mut self.repos, store, clock, settings, repo).await;
+                // What started, or why nothing can (a config with problems).
+                if show
+                    && let Err(e) = dashboard::refresh(&mut self.repos, store, clock, repo).await
+                {
+                    tracing::warn!(repository = %repo, error = %e, "schedule: dashboard not written");
+                }
             }
             Tick::Dashboard => {
                 if let Err(e) = dashboard::refresh(&mut self.repos, store, clock, repo).await {
