@@ -500,3 +500,52 @@ async fn a_truncated_tree_starts_nothing_and_says_why() {
         w.last_reply(dash)
     );
 }
+
+/// A command's reply that GitHub fails to take is said when the delivery is handled again,
+/// once: the command ran once (one rotation, and the reply says it started, never "already
+/// rotating"), its eyes and +1 once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_github_failed_to_take_is_said_once_when_the_command_is_handled_again() {
+    let w = World::start().await;
+    w.tick().await;
+    let dash = w.dashboard();
+    // Every attempt of the client at the reply fails: the delivery fails and is tried again.
+    w.sim.inject(Fault::new(
+        Some(http::Method::POST),
+        &format!("/issues/{dash}/comments"),
+        3,
+        FaultKind::Status(502),
+    ));
+    let comment = w
+        .say(dash, &alice(), "/keyroll rotate session-secret -- test")
+        .await;
+    // The delivery waits for its retry time (10 s after the failure).
+    w.clock.advance(time::Duration::seconds(11));
+    w.settle().await;
+    assert!(w.sim.faults_left().is_empty());
+    assert_eq!(w.rotation_ids().await.len(), 1);
+    let replies: Vec<String> = w
+        .sim
+        .comments(dash)
+        .into_iter()
+        .filter(|c| c.author == "keyroll[bot]")
+        .map(|c| c.body)
+        .collect();
+    assert_eq!(replies.len(), 1, "{replies:#?}");
+    assert!(replies[0].contains("started rotation"), "{replies:#?}");
+    let mut reactions: Vec<String> = w
+        .sim
+        .reactions()
+        .into_iter()
+        .filter(|r| r.comment_id == comment)
+        .map(|r| r.content)
+        .collect();
+    reactions.sort();
+    assert_eq!(reactions, vec!["+1", "eyes"]);
+    let log = w.command_log().await;
+    assert_eq!(
+        log.iter().filter(|(_, c, _)| c.contains("rotate")).count(),
+        1,
+        "{log:#?}"
+    );
+}
