@@ -6,6 +6,7 @@
 
 mod common;
 
+mod answers;
 mod changeset;
 mod commands;
 mod config_fuzz;
