@@ -3,7 +3,9 @@
 //! the rotations under way), let [`decide::decide`] decide, then carry it out: build a plan,
 //! start a rotation, or hand the engine a command input. Receipt is an "eyes" reaction; the
 //! result a +1 or -1; a reply only when words are needed. Every command read lands in the
-//! command log with its comment's URL, with the result stored before anything is said.
+//! command log with its comment's URL, in one transaction with its result and everything
+//! keyroll will say about it (the command's outbox, [`crate::store::Answer`]); only then is
+//! it said, each answer once ([`crate::runtime::answers`]).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -398,7 +400,8 @@ async fn start_rotation(
                 ok: done.ok,
                 outcome: done.outcome.clone(),
                 reply: Some(decide::started(login, id, &s.credential, s.emergency)),
-                rotation: Some(id.to_owned()),
+                // The store names the rotation in the command's line.
+                rotation: None,
             };
             let (result, answers) = started.answered(c);
             Some(CommandLog {
