@@ -1,8 +1,8 @@
 //! End to end, the people around keyroll: who may run which command (and how the config
-//! tightens it), what never counts as a
-//! command, approvals on the current head only, automerge where the config allows it, the
-//! gate check's buttons, an emergency started from the dashboard, and the dashboard edited
-//! once per real change, and every pull request of a finished rotation saying how it ended.
+//! tightens it), what never counts as a command, approvals on the current head only,
+//! automerge where the config allows it, the gate check's buttons, an emergency started from
+//! the dashboard, and the dashboard edited once per real change, and every pull request of a
+//! finished rotation saying how it ended.
 
 #![allow(
     clippy::unwrap_used,
