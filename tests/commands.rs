@@ -143,13 +143,29 @@ fn each_verb_needs_its_role_and_place() {
 fn help_says_what_the_caller_may_run_here() {
     insta::assert_snapshot!(
         "help_reader_on_pull_request",
-        help(Role::Reader, Place::PullRequest)
+        help(Role::Reader, Place::PullRequest, None, None)
     );
     insta::assert_snapshot!(
         "help_operator_on_dashboard",
-        help(Role::Operator, Place::Dashboard)
+        help(Role::Operator, Place::Dashboard, None, None)
     );
-    insta::assert_snapshot!("help_elsewhere", help(Role::Owner, Place::Elsewhere));
+    insta::assert_snapshot!(
+        "help_elsewhere",
+        help(Role::Owner, Place::Elsewhere, None, None)
+    );
+}
+
+/// `.keyroll.yaml`'s `roles:` names verbs and roles the way the table and the replies do.
+#[test]
+fn config_names_of_verbs_and_roles_are_the_tables() {
+    for s in TABLE {
+        let written: Verb = serde_norway::from_str(s.name).unwrap();
+        assert_eq!(written, s.verb, "{}", s.name);
+    }
+    for role in [Role::Reader, Role::Owner, Role::Operator, Role::Admin] {
+        let written: Role = serde_norway::from_str(&role.to_string()).unwrap();
+        assert_eq!(written, role);
+    }
 }
 
 // ---- fuzz: arbitrary comment bodies through the parser ----

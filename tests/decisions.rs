@@ -788,4 +788,192 @@ mod commands {
             "{d:?}"
         );
     }
+
+    // `.keyroll.yaml`'s `roles:` tighten the server's floor (the table) per verb, and a
+    // credential's own `roles:` tighten the top level's.
+
+    /// The demo config with `roles:` as if written at the top level and under `credential`.
+    fn tightened(top: &[(Verb, Role)], credential: &str, own: &[(Verb, Role)]) -> Config {
+        let mut c = config();
+        c.roles.extend(top.iter().copied());
+        let Some(cred) = c.credentials.iter_mut().find(|x| x.name == credential) else {
+            panic!("no {credential}")
+        };
+        cred.roles.extend(own.iter().copied());
+        c
+    }
+
+    #[test]
+    fn a_tightened_verb_is_refused_to_a_role_the_floor_allows() {
+        let c = tightened(
+            &[(Verb::Rotate, Role::Operator), (Verb::Hold, Role::Operator)],
+            "data-api-tokens",
+            &[],
+        );
+        let none: [Rotation; 0] = [];
+        let rotate = inv(Verb::Rotate, Some("session-secret"));
+        // The server lets an owner start a rotation; this repository asks for an operator.
+        assert!(decide(&rotate, &facts(&config(), Some(Role::Owner), None, &none)).ok);
+        let d = decide(&rotate, &facts(&c, Some(Role::Owner), None, &none));
+        assert_eq!((d.ok, d.outcome.as_str()), (false, "denied"));
+        assert!(d.action.is_none(), "{d:?}");
+        assert_eq!(
+            reply(&d),
+            "@pat `rotate` needs the operator role; you have owner. `/keyroll help` lists what you may run here."
+        );
+        assert!(decide(&rotate, &facts(&c, Some(Role::Operator), None, &none)).ok);
+        // On a pull request too.
+        let r = rotation(&c, "R-1", "data-api-tokens");
+        let active = [r.clone()];
+        let d = decide(
+            &inv(Verb::Hold, None),
+            &facts(&c, Some(Role::Owner), Some(&r), &active),
+        );
+        assert!(
+            reply(&d).contains("`hold` needs the operator role; you have owner"),
+            "{d:?}"
+        );
+        // Verbs the config does not name keep the server's floor.
+        let d = decide(
+            &inv(Verb::Status, None),
+            &facts(&c, Some(Role::Reader), Some(&r), &active),
+        );
+        assert!(d.ok, "{d:?}");
+    }
+
+    #[test]
+    fn a_credentials_roles_beat_the_top_level() {
+        let c = tightened(
+            &[(Verb::Rotate, Role::Operator), (Verb::Abort, Role::Admin)],
+            "data-api-tokens",
+            &[(Verb::Rotate, Role::Admin)],
+        );
+        let none: [Rotation; 0] = [];
+        let operator = facts(&c, Some(Role::Operator), None, &none);
+        let d = decide(&inv(Verb::Rotate, Some("data-api-tokens")), &operator);
+        assert!(
+            reply(&d).contains("`rotate` needs the admin role; you have operator"),
+            "{d:?}"
+        );
+        // Another credential: the top level.
+        assert!(decide(&inv(Verb::Rotate, Some("session-secret")), &operator).ok);
+        let admin = facts(&c, Some(Role::Admin), None, &none);
+        assert!(decide(&inv(Verb::Rotate, Some("data-api-tokens")), &admin).ok);
+        // The top level still holds for verbs the credential does not name.
+        let r = rotation(&c, "R-1", "data-api-tokens");
+        let active = [r.clone()];
+        let d = decide(
+            &inv(Verb::Abort, Some("R-1")),
+            &facts(&c, Some(Role::Operator), Some(&r), &active),
+        );
+        assert!(
+            reply(&d).contains("`abort` needs the admin role; you have operator"),
+            "{d:?}"
+        );
+        // Even a config built around validation cannot loosen: the highest level wins.
+        let lower = tightened(
+            &[(Verb::Rotate, Role::Admin)],
+            "data-api-tokens",
+            &[(Verb::Rotate, Role::Reader)],
+        );
+        let d = decide(
+            &inv(Verb::Rotate, Some("data-api-tokens")),
+            &facts(&lower, Some(Role::Operator), None, &none),
+        );
+        assert!(reply(&d).contains("needs the admin role"), "{d:?}");
+    }
+
+    #[test]
+    fn an_emergency_needs_at_least_an_operator_whatever_the_config() {
+        let c = tightened(
+            &[(Verb::Rotate, Role::Owner)],
+            "session-secret",
+            &[(Verb::Rotate, Role::Owner)],
+        );
+        let none: [Rotation; 0] = [];
+        let mut emergency = inv(Verb::Rotate, Some("session-secret"));
+        emergency.emergency = true;
+        let d = decide(&emergency, &facts(&c, Some(Role::Owner), None, &none));
+        assert!(
+            reply(&d).contains("`rotate` needs the operator role; you have owner"),
+            "{d:?}"
+        );
+        assert!(decide(&emergency, &facts(&c, Some(Role::Operator), None, &none)).ok);
+        // Tightened above operator, an emergency needs that too.
+        let c = tightened(&[], "session-secret", &[(Verb::Rotate, Role::Admin)]);
+        let d = decide(&emergency, &facts(&c, Some(Role::Operator), None, &none));
+        assert!(
+            reply(&d).contains("needs the admin role; you have operator"),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn a_role_for_confirm_binds_the_gates_own_people() {
+        let c = tightened(&[], "data-api-tokens", &[(Verb::Confirm, Role::Operator)]);
+        let mut r = rotation(&c, "R-1", "data-api-tokens");
+        r.facts.prs.entry(0).or_default().merge_sha = Some("m".into());
+        r.phase = Phase::Rollout { pr: 0, step: 3 };
+        let active = [r.clone()];
+        let confirm = inv(Verb::Confirm, Some("jenkins-config"));
+        let release = Facts {
+            confirmer: true,
+            ..facts(&c, Some(Role::Owner), Some(&r), &active)
+        };
+        let d = decide(&confirm, &release);
+        assert_eq!((d.ok, d.outcome.as_str()), (false, "denied"));
+        assert!(
+            reply(&d).contains("`confirm` needs the operator role; you have owner"),
+            "{d:?}"
+        );
+        let release_operator = Facts {
+            role: Some(Role::Operator),
+            ..release
+        };
+        assert!(decide(&confirm, &release_operator).ok);
+        // The role adds to the gate's list; it does not replace it.
+        let other_operator = Facts {
+            confirmer: false,
+            ..release_operator
+        };
+        assert!(reply(&decide(&confirm, &other_operator)).contains("you are not one of them"));
+    }
+
+    #[test]
+    fn help_shows_the_role_each_verb_needs_here() {
+        let c = tightened(
+            &[(Verb::Rotate, Role::Operator)],
+            "data-api-tokens",
+            &[(Verb::Hold, Role::Operator), (Verb::Rotate, Role::Admin)],
+        );
+        let none: [Rotation; 0] = [];
+        let d = decide(
+            &inv(Verb::Help, None),
+            &facts(&c, Some(Role::Owner), None, &none),
+        );
+        insta::assert_snapshot!("help_on_the_dashboard_of_a_tightened_config", reply(&d));
+        // On a pull request, its credential's roles.
+        let r = rotation(&c, "R-1", "data-api-tokens");
+        let active = [r.clone()];
+        let d = decide(
+            &inv(Verb::Help, None),
+            &facts(&c, Some(Role::Owner), Some(&r), &active),
+        );
+        assert!(
+            reply(&d).contains("| `/keyroll hold [-- reason]` | stop the rotation where it is; facts are still recorded | operator |  |"),
+            "{}",
+            reply(&d)
+        );
+        let other = rotation(&c, "R-2", "session-secret");
+        let active = [other.clone()];
+        let d = decide(
+            &inv(Verb::Help, None),
+            &facts(&c, Some(Role::Owner), Some(&other), &active),
+        );
+        assert!(
+            reply(&d).contains("| `/keyroll hold [-- reason]` | stop the rotation where it is; facts are still recorded | owner | ✓ |"),
+            "{}",
+            reply(&d)
+        );
+    }
 }

@@ -1,7 +1,8 @@
-//! End to end, the people around keyroll: who may run which command, what never counts as a
-//! command, approvals on the current head only, automerge where the config allows it, the
-//! gate check's buttons, an emergency started from the dashboard, and the dashboard edited
-//! once per real change, and every pull request of a finished rotation saying how it ended.
+//! End to end, the people around keyroll: who may run which command (and how the config
+//! tightens it), what never counts as a command, approvals on the current head only,
+//! automerge where the config allows it, the gate check's buttons, an emergency started from
+//! the dashboard, and the dashboard edited once per real change, and every pull request of a
+//! finished rotation saying how it ended.
 
 #![allow(
     clippy::unwrap_used,
@@ -668,4 +669,54 @@ async fn commands_in_review_bodies_run_like_comments() {
         log.iter().filter(|(_, c, _)| c.contains("hold")).count() >= 3,
         "{log:#?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_config_tightens_who_may_run_a_verb() {
+    // The repository asks an operator to start any rotation, and for redis-auth also to hold.
+    let config = std::fs::read_to_string(common::fixture("demo-credentials/.keyroll.yaml"))
+        .unwrap()
+        .replacen(
+            "version: 1\n",
+            "version: 1\nroles: { rotate: operator }\n",
+            1,
+        )
+        .replace(
+            "  redis-auth:\n    extends: terraform-rotated-date\n",
+            "  redis-auth:\n    extends: terraform-rotated-date\n    roles: { hold: operator }\n",
+        );
+    let mut options = SimOptions::default();
+    options.extra_files.push((".keyroll.yaml".into(), config));
+    let w = World::start_with(options).await;
+    w.tick().await;
+    let dash = w.dashboard();
+    // pete owns redis-auth: enough for the server, not for this repository.
+    w.say(dash, &pete(), "/keyroll rotate redis-auth -- test")
+        .await;
+    assert!(
+        w.last_reply(dash)
+            .contains("`rotate` needs the operator role; you have owner"),
+        "{}",
+        w.last_reply(dash)
+    );
+    assert!(w.rotation_ids().await.is_empty());
+    w.say(dash, &pete(), "/keyroll help").await;
+    assert!(
+        w.last_reply(dash).contains("| operator |  |"),
+        "{}",
+        w.last_reply(dash)
+    );
+    // sam is an operator (the server's settings name @acme/sre).
+    w.say(dash, &sam(), "/keyroll rotate redis-auth -- test")
+        .await;
+    assert_eq!(w.rotation_ids().await.len(), 1);
+    let pr = w.open_pull();
+    w.say(pr.number, &pete(), "/keyroll hold -- wait").await;
+    assert!(
+        w.last_reply(pr.number)
+            .contains("`hold` needs the operator role; you have owner"),
+        "{}",
+        w.last_reply(pr.number)
+    );
+    assert!(!w.gate(&pr.head_sha).2.contains("on hold"));
 }

@@ -103,6 +103,18 @@ fn config_problems_are_placed() {
             "version: 1\ncredentials:\n  x:\n    extends: terraform-rotated-date\n    owner: '@a'\n    locations:\n      - { file: main.tf, pattern: 'date = \"([^\"]*)\"', role: use }\n      - { file: main.tf, pattern: '(', role: use }\n",
         ),
         (
+            "roles_loosen",
+            "version: 1\nroles:\n  rotate: reader\n  abort: admin\ncredentials:\n  x:\n    extends: random-password\n    owner: '@a'\n    locations: [{ file: a.yaml, path: [a], role: use }]\n    roles: { abort: operator, hold: reader, unhold: admin }\n",
+        ),
+        (
+            "roles_unknown_verb",
+            "version: 1\nroles:\n  rotate: operator\n  deploy: owner\ncredentials: {}\n",
+        ),
+        (
+            "roles_unknown_role",
+            "version: 1\ncredentials:\n  x:\n    extends: random-password\n    owner: '@a'\n    locations: [{ file: a.yaml, path: [a], role: use }]\n    roles:\n      rotate: boss\n",
+        ),
+        (
             "missing_fields",
             "version: 2\ncredentials:\n  Bad_Name: {}\n  y: {}\n",
         ),

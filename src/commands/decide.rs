@@ -4,7 +4,10 @@
 //! shell fetches those facts (the role and a gate's confirmers from GitHub, the config and
 //! the rotations from the store) and carries the decision out; it decides nothing itself.
 
-use super::{Invocation, Place, Role, Verb, allow, allow_place};
+use super::{
+    Invocation, Place, Refusal, Role, Verb, allow_needing, allow_place, configured_role,
+    needed_role, spec,
+};
 use crate::effects::render;
 use crate::engine::confirm::{self, Confirmation};
 use crate::engine::{Command, Phase, PlannedStep, Rotation};
@@ -132,11 +135,12 @@ pub fn decide(inv: &Invocation, f: &Facts<'_>) -> Decision {
             at("keyroll takes commands only from people with access to this repository.".into()),
         );
     };
-    // A gate's confirmers are named by the gate (checked below); every other verb by role.
+    // A gate's confirmers are named by the gate (checked below); every other verb by role,
+    // the server's floor as the config tightens it for this credential.
     let allowed = if inv.verb == Verb::Confirm {
         allow_place(inv, f.place)
     } else {
-        allow(inv, role, f.place)
+        allow_needing(inv, role, f.place, needed_role(inv, config, cred))
     };
     if let Err(refusal) = allowed {
         return Decision::refused(
@@ -153,7 +157,11 @@ pub fn decide(inv: &Invocation, f: &Facts<'_>) -> Decision {
         )
     };
     match inv.verb {
-        Verb::Help => Decision::ran(Some(super::help(role, f.place)), None, f.rotation),
+        Verb::Help => Decision::ran(
+            Some(super::help(role, f.place, config, cred)),
+            None,
+            f.rotation,
+        ),
         Verb::Status => Decision::ran(Some(status(f)), None, f.rotation),
         Verb::Plan => match cred {
             Some(c) => Decision::ran(
@@ -182,6 +190,22 @@ pub fn decide(inv: &Invocation, f: &Facts<'_>) -> Decision {
             let Some(confirm) = confirmers(r, &gate) else {
                 return Decision::refused("invalid", at(no_such_gate(r, &gate)));
             };
+            // Once the config names a role for `confirm`, the gate's people need it too.
+            if let Some(needed) = configured_role(inv.verb, config, cred)
+                && role < needed
+            {
+                let refusal = Refusal::Denied {
+                    verb: spec(inv.verb).name,
+                    needed,
+                    have: role,
+                };
+                return Decision::refused(
+                    "denied",
+                    at(format!(
+                        "{refusal} `/keyroll help` lists what you may run here."
+                    )),
+                );
+            }
             let may =
                 role >= Role::Admin || (confirm.is_empty() && role >= Role::Owner) || f.confirmer;
             if !may {

@@ -6,14 +6,31 @@
 
 pub mod decide;
 mod parse;
+mod roles;
 
 pub use parse::{Parsed, parse};
+pub use roles::{configured_role, needed_role};
 
 use std::fmt::{self, Write as _};
 
+use crate::policy::{Config, Credential};
+
 /// What a person may do, lowest first: each role can do everything the ones below can.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
+// The schema has a `Role` already: a location's (accept or use).
+#[schemars(rename = "CommandRole")]
 pub enum Role {
     /// Can read the credentials repository.
     Reader,
@@ -21,6 +38,7 @@ pub enum Role {
     Owner,
     /// Runs rotations: retries, rollbacks, aborts, emergencies.
     Operator,
+    /// Unlocks, expedites and grants exceptions (the configured security team).
     Admin,
 }
 
@@ -35,7 +53,21 @@ impl fmt::Display for Role {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A command's verb. `.keyroll.yaml` names verbs by their [`Spec::name`] in `roles:`
+/// (serde's names are the table's; a test holds them equal).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum Verb {
     Help,
     Status,
@@ -230,7 +262,8 @@ pub struct Invocation {
 }
 
 impl Invocation {
-    /// The role this invocation needs (an emergency rotation needs more than a routine one).
+    /// The server's floor for this invocation, before any config tightens it (an emergency
+    /// rotation needs more than a routine one); [`needed_role`] adds the config.
     pub fn role_needed(&self) -> Role {
         if self.verb == Verb::Rotate && self.emergency {
             Role::Operator
@@ -312,12 +345,21 @@ pub fn allow_place(inv: &Invocation, place: Place) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Whether `role` may run `inv` at `place`. (`confirm` is for the people a gate names; the
-/// role here is what applies when the gate names nobody.)
+/// Whether `role` may run `inv` at `place` on the server's floor alone. (`confirm` is for
+/// the people a gate names; the role here is what applies when the gate names nobody.)
 pub fn allow(inv: &Invocation, role: Role, place: Place) -> Result<(), Refusal> {
+    allow_needing(inv, role, place, inv.role_needed())
+}
+
+/// Whether `role` may run `inv` at `place` when it needs `needed` (from [`needed_role`]).
+pub fn allow_needing(
+    inv: &Invocation,
+    role: Role,
+    place: Place,
+    needed: Role,
+) -> Result<(), Refusal> {
     let s = spec(inv.verb);
     allow_place(inv, place)?;
-    let needed = inv.role_needed();
     if role < needed {
         return Err(Refusal::Denied {
             verb: s.name,
@@ -328,14 +370,35 @@ pub fn allow(inv: &Invocation, role: Role, place: Place) -> Result<(), Refusal> 
     Ok(())
 }
 
-/// The help text: every verb that works here, who may run it, and whether the caller may.
-pub fn help(role: Role, place: Place) -> String {
+/// The help text: every verb that works here, the role it needs here (the server's floor
+/// as `config` and the place's credential `cred` tighten it), and whether the caller may.
+/// On the dashboard, where no credential is at hand, the credentials that ask for more are
+/// listed below the table.
+pub fn help(
+    role: Role,
+    place: Place,
+    config: Option<&Config>,
+    cred: Option<&Credential>,
+) -> String {
     let mut out = String::from(
         "**keyroll commands**\n\n| command | what it does | role | you |\n| --- | --- | --- | --- |\n",
     );
     for s in TABLE.iter().filter(|s| s.works_at(place)) {
-        let mark = if role >= s.role { "✓" } else { "" };
-        let _ = writeln!(out, "| `{}` | {} | {} | {mark} |", s.usage, s.help, s.role);
+        let needed = roles::verb_role(s.verb, config, cred);
+        let mark = if role >= needed { "✓" } else { "" };
+        let _ = writeln!(out, "| `{}` | {} | {needed} | {mark} |", s.usage, s.help);
+    }
+    if cred.is_none()
+        && let Some(config) = config
+    {
+        let more = roles::credentials_asking_more(config, place);
+        if !more.is_empty() {
+            let _ = write!(
+                out,
+                "\n`.keyroll.yaml` asks for more for some credentials: {}.\n",
+                more.join(", ")
+            );
+        }
     }
     let _ = write!(
         out,

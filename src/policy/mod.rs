@@ -16,7 +16,7 @@ use std::fmt;
 pub use duration::Span;
 pub use locate::FieldPath;
 pub use model::{Alphabet, ConfigFile, GeneratorSpec, InsertAt, Role, SwitchMode, ValueFormat};
-pub use resolve::{Approvals, Config, Credential, Location, Slot, Step, Target};
+pub use resolve::{Approvals, Config, Credential, Location, Roles, Slot, Step, Target};
 
 /// The config file's name at the repository root.
 pub const CONFIG_FILE: &str = ".keyroll.yaml";
@@ -72,8 +72,20 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Problems> {
     let raw: ConfigFile = {
         let de = serde_norway::Deserializer::from_str(text);
         serde_path_to_error::deserialize(de).map_err(|e| {
-            let field = e.path().to_string();
             let inner = e.inner();
+            // serde_norway appends "at line L column C"; the position is given up front.
+            let full = inner.to_string();
+            let message = full.split(" at line ").next().unwrap_or(&full);
+            // serde_path_to_error writes `?` for a map key it cannot read as text (the verbs
+            // of `roles:`): serde_norway's own path names the entry when it has one, else
+            // the field is the mapping.
+            let mut field = e.path().to_string();
+            if let Some(map) = field.strip_suffix(".?") {
+                field = match message.split_once(": ") {
+                    Some((head, _)) if head.starts_with(map) => head.to_owned(),
+                    _ => map.to_owned(),
+                };
+            }
             // serde_norway places some refused values at the start of their enclosing
             // mapping, lines above; those are placed at the field itself.
             let path = FieldPath::parse(&field);
@@ -83,10 +95,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Problems> {
                 (Some(by_serde), _) => by_serde,
                 (None, _) => locator.position(&path),
             };
-            // serde_norway appends "at line L column C"; the position is given up front.
-            // serde_norway names the field and the position itself; both are given up front.
-            let message = inner.to_string();
-            let message = message.split(" at line ").next().unwrap_or(&message);
+            // serde_norway names the field itself; it is given up front.
             let message = match message.split_once(": ") {
                 Some((head, rest)) if field.starts_with(head) => rest.to_owned(),
                 _ => message.to_owned(),

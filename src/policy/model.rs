@@ -11,6 +11,12 @@ use serde::{Deserialize, Serialize};
 
 use super::duration::Span;
 use super::limits::*;
+use crate::commands::{Role as CommandRole, Verb};
+
+/// `roles:`: per verb, the role a `/keyroll` command needs here. It may only tighten: a role
+/// below the server's floor for the verb (or, for a credential, below the top level) is a
+/// problem. Bounded by the number of verbs, since each may be written once.
+pub type RolesSpec = BTreeMap<Verb, CommandRole>;
 
 /// The `.keyroll.yaml` file at the root of a credentials repository.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -21,6 +27,10 @@ pub struct ConfigFile {
     /// Defaults every credential inherits.
     #[serde(default)]
     pub defaults: Defaults,
+    /// Per verb, the role a `/keyroll` command needs in this repository, e.g.
+    /// `{ rotate: operator }`. Only tightens the server's floor for the verb, never loosens.
+    #[serde(default)]
+    pub roles: RolesSpec,
     /// The credentials keyroll rotates, by name (letters, digits and `-`).
     #[schemars(extend("maxProperties" = MAX_CREDENTIALS, "propertyNames" = { "maxLength": MAX_NAME_BYTES }))]
     pub credentials: BTreeMap<String, CredentialSpec>,
@@ -99,6 +109,9 @@ pub struct CredentialSpec {
     pub approvals: Option<ApprovalsSpec>,
     /// Whether keyroll merges this credential's pull requests itself (replaces the default).
     pub automerge: Option<bool>,
+    /// Per verb, the role a `/keyroll` command about this credential needs, above the
+    /// top-level `roles:` (which it may only tighten, like the top level the server's floor).
+    pub roles: Option<RolesSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

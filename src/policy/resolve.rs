@@ -12,6 +12,7 @@ use super::model::{
     SwitchMode, ValueFormat,
 };
 use super::{Problem, Problems, presets};
+use crate::commands::{self, Verb};
 use crate::sops::TreePath;
 use crate::sops::path::Segment;
 
@@ -19,7 +20,13 @@ use crate::sops::path::Segment;
 pub struct Config {
     pub credentials: Vec<Credential>,
     pub labels: Vec<String>,
+    /// The top-level `roles:`, each at or above the server's floor for its verb.
+    pub roles: Roles,
 }
+
+/// Per verb, the role a `/keyroll` command needs, as the config tightens it;
+/// [`crate::commands::needed_role`] reads it.
+pub type Roles = std::collections::BTreeMap<Verb, commands::Role>;
 
 impl Config {
     pub fn credential(&self, name: &str) -> Option<&Credential> {
@@ -44,6 +51,8 @@ pub struct Credential {
     pub approvals: Approvals,
     /// Whether keyroll merges its pull requests once approvals and the gate are met.
     pub automerge: bool,
+    /// Its own `roles:`, each at or above the top level's and the server's floor.
+    pub roles: Roles,
     /// Where the credential is written in the config, for problems found later.
     pub field: FieldPath,
 }
@@ -165,6 +174,7 @@ pub(super) fn resolve(raw: ConfigFile, loc: &Locator<'_>) -> Result<Config, Prob
             format!("version {} is not supported; use 1", raw.version),
         ));
     }
+    check_roles(&raw.roles, None, &root.key("roles"), loc, &mut problems);
     let mut credentials = Vec::new();
     for (name, spec) in &raw.credentials {
         let field = root.key("credentials").key(name);
@@ -190,6 +200,7 @@ pub(super) fn resolve(raw: ConfigFile, loc: &Locator<'_>) -> Result<Config, Prob
         Ok(Config {
             credentials,
             labels: raw.defaults.labels,
+            roles: raw.roles,
         })
     } else {
         problems.sort_by_key(|p| (p.line, p.column));
@@ -240,6 +251,8 @@ fn credential(
     let automerge = pick(&spec.automerge, &preset.automerge)
         .or(raw.defaults.automerge)
         .unwrap_or(false);
+    let roles = pick(&spec.roles, &preset.roles).unwrap_or_default();
+    check_roles(&roles, Some(&raw.roles), &field.key("roles"), loc, problems);
 
     let owner = owner.unwrap_or_else(|| {
         problems.push(loc.problem(
@@ -341,8 +354,35 @@ fn credential(
         rollout,
         approvals,
         automerge,
+        roles,
         field: field.clone(),
     })
+}
+
+/// Refuses every role in `roles` that would loosen what applies without it: the server's
+/// floor for the verb (the command table) and, for a credential's `roles`, the top level's.
+fn check_roles(
+    roles: &Roles,
+    top: Option<&Roles>,
+    field: &FieldPath,
+    loc: &Locator<'_>,
+    problems: &mut Vec<Problem>,
+) {
+    for (verb, role) in roles {
+        let name = commands::spec(*verb).name;
+        let floor = commands::spec(*verb).role;
+        let written = format!("`roles.{name}: {role}`");
+        let message = match top.and_then(|t| t.get(verb)) {
+            Some(above) if role < above => format!(
+                "{written} would loosen the top-level `roles.{name}` ({above}); a credential may only tighten it"
+            ),
+            _ if *role < floor => format!(
+                "{written} would loosen the server's floor ({floor}); `.keyroll.yaml` may only tighten roles"
+            ),
+            _ => continue,
+        };
+        problems.push(loc.problem(&field.key(name), message));
+    }
 }
 
 /// The credential's own field wins over the preset's.
