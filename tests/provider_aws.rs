@@ -260,7 +260,7 @@ async fn no_secret_in_any_error() {
             .await
             .unwrap_err(),
     );
-    let blocked = mint_once(
+    let outcome = mint_once(
         &aws,
         &user,
         Known {
@@ -272,15 +272,19 @@ async fn no_secret_in_any_error() {
     .unwrap();
     let evidence = aws.observe(&user).await.unwrap();
 
+    let MintOutcome::Minted(third) = &outcome else {
+        panic!("one key left: the plan mints, got {outcome:?}");
+    };
     let secrets = [
         first.secret.expose_secret().to_owned(),
         second.secret.expose_secret().to_owned(),
+        third.secret.expose_secret().to_owned(),
     ];
     let mut texts: Vec<String> = errors
         .iter()
         .flat_map(|e| [e.to_string(), format!("{e:?}")])
         .collect();
-    texts.push(format!("{first:?} {second:?} {blocked:?} {evidence:?}"));
+    texts.push(format!("{first:?} {second:?} {outcome:?} {evidence:?}"));
     texts.push(format!("{aws:?}"));
     for text in &texts {
         for secret in &secrets {

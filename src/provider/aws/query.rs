@@ -102,7 +102,8 @@ mod tests {
 
     #[test]
     fn a_signed_request_names_the_key_and_scope_but_not_the_secret() {
-        let credentials = Credentials::from_keys("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG", None);
+        let credentials =
+            Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG", None, None, "tests");
         let request = signed(
             &Uri::from_static("http://127.0.0.1:5000/"),
             "iam",
