@@ -3,7 +3,12 @@
 //! idempotent retiring, the replay of a mint after a crash, an emulator that is gone, and no
 //! secret in any error.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -153,7 +158,11 @@ async fn a_third_key_is_refused_as_limit_exceeded_and_an_unused_stranger_is_an_o
         panic!("expected an orphan, got {outcome:?}");
     };
     assert_eq!(orphan.key_id, stranger.receipt.key_id);
-    assert_eq!(aws.observe(&user).await.unwrap().len(), 2, "nothing deleted");
+    assert_eq!(
+        aws.observe(&user).await.unwrap().len(),
+        2,
+        "nothing deleted"
+    );
 }
 
 #[tokio::test]
@@ -169,7 +178,10 @@ async fn last_use_appears_once_the_key_signs_a_request() {
     use_key(moto, &minted).await;
 
     let used = aws.observe(&user).await.unwrap();
-    let last = used[0].last_used.clone().expect("a last use after a signed request");
+    let last = used[0]
+        .last_used
+        .clone()
+        .expect("a last use after a signed request");
     assert_eq!(last.service.as_deref(), Some("sts"));
     assert_eq!(last.region.as_deref(), Some("us-east-1"));
     let age = time::OffsetDateTime::now_utc() - last.date;
@@ -186,7 +198,10 @@ async fn retiring_twice_is_done_twice() {
 
     aws.deactivate(&user, &key).await.unwrap();
     aws.deactivate(&user, &key).await.unwrap();
-    assert_eq!(status(aws.observe(&user).await.unwrap()), KeyStatus::Inactive);
+    assert_eq!(
+        status(aws.observe(&user).await.unwrap()),
+        KeyStatus::Inactive
+    );
 
     aws.reactivate(&user, &key).await.unwrap();
     assert_eq!(status(aws.observe(&user).await.unwrap()), KeyStatus::Active);

@@ -203,10 +203,7 @@ mod tests {
             2,
         );
         assert_eq!(plan.delete_first, None);
-        assert_eq!(
-            plan.blocked,
-            Some(Blocker::Orphan(key("AKIAOTHER", false)))
-        );
+        assert_eq!(plan.blocked, Some(Blocker::Orphan(key("AKIAOTHER", false))));
     }
 
     #[test]

@@ -74,7 +74,10 @@ pub struct IamAccessKeys {
 }
 
 impl IamAccessKeys {
-    pub fn new(settings: IamSettings, credentials: CredentialSource) -> Result<Self, ProviderError> {
+    pub fn new(
+        settings: IamSettings,
+        credentials: CredentialSource,
+    ) -> Result<Self, ProviderError> {
         let transport = Transport::new(settings.timeout)?;
         Ok(Self {
             settings,
@@ -231,7 +234,10 @@ impl Provider for IamAccessKeys {
         let result = self
             .call(
                 "DeleteAccessKey",
-                &[("UserName", user_name(holder)?), ("AccessKeyId", key_id(key)?)],
+                &[
+                    ("UserName", user_name(holder)?),
+                    ("AccessKeyId", key_id(key)?),
+                ],
             )
             .await
             .map(drop);

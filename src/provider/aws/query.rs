@@ -95,7 +95,11 @@ mod tests {
     #[test]
     fn the_form_is_url_encoded() {
         assert_eq!(
-            form("ListAccessKeys", IAM_VERSION, &[("UserName", "ci+deploy@x")]),
+            form(
+                "ListAccessKeys",
+                IAM_VERSION,
+                &[("UserName", "ci+deploy@x")]
+            ),
             "Action=ListAccessKeys&Version=2010-05-08&UserName=ci%2Bdeploy%40x"
         );
     }

@@ -73,7 +73,11 @@ impl Transport {
         if status.is_success() {
             Ok(body)
         } else {
-            Err(xml::classify(call, status.as_u16(), xml::parse_error(&body)))
+            Err(xml::classify(
+                call,
+                status.as_u16(),
+                xml::parse_error(&body),
+            ))
         }
     }
 }

@@ -71,7 +71,10 @@ fn parse_status(call: &'static str, text: Option<&str>) -> Result<KeyStatus, Pro
     match text {
         Some("Active") => Ok(KeyStatus::Active),
         Some("Inactive") => Ok(KeyStatus::Inactive),
-        _ => Err(invalid(call, "a key's status is neither Active nor Inactive")),
+        _ => Err(invalid(
+            call,
+            "a key's status is neither Active nor Inactive",
+        )),
     }
 }
 
@@ -179,7 +182,10 @@ pub fn classify(call: &'static str, status: u16, error: Option<AwsError>) -> Pro
                 detail: format!("HTTP {status}"),
             }
         } else {
-            invalid(call, &format!("HTTP {status} without an AWS error document"))
+            invalid(
+                call,
+                &format!("HTTP {status} without an AWS error document"),
+            )
         };
     };
     let transient = status >= 500
