@@ -294,6 +294,7 @@ async fn no_secret_in_any_error() {
         first.secret.expose_secret().to_owned(),
         second.secret.expose_secret().to_owned(),
         third.secret.expose_secret().to_owned(),
+        admin().secret_access_key().to_owned(),
     ];
     let mut texts: Vec<String> = errors
         .iter()

@@ -47,9 +47,24 @@ pub enum ProviderError {
     /// keyroll's own credentials could not be had from the credential chain.
     #[error("no credentials for the provider: {0}")]
     Credentials(String),
+    /// The provider's client cannot be made (no TLS roots on the machine).
+    #[error("the provider's client cannot be set up: {0}")]
+    Setup(String),
     /// A name given to the provider is not one it accepts (checked before any call).
     #[error("invalid {what}: {reason}")]
     BadInput { what: &'static str, reason: String },
+}
+
+/// An error and its causes on one line (the top error alone often says little).
+pub(crate) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 impl ProviderError {

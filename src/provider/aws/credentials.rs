@@ -12,6 +12,7 @@ use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use tokio::sync::Mutex;
 
 use crate::provider::ProviderError;
+use crate::provider::error::describe;
 
 /// Fetch again this long before temporary credentials expire, so none expires in flight.
 const REFRESH_BEFORE: Duration = Duration::from_secs(5 * 60);
@@ -80,7 +81,7 @@ impl CredentialSource {
             .provider
             .provide_credentials()
             .await
-            .map_err(|e| ProviderError::Credentials(e.to_string()))?;
+            .map_err(|e| ProviderError::Credentials(describe(&e)))?;
         *cached = Some(credentials.clone());
         Ok(credentials)
     }

@@ -18,6 +18,7 @@ use zeroize::Zeroizing;
 
 use super::xml;
 use crate::provider::ProviderError;
+use crate::provider::error::describe;
 
 /// IAM answers are a few kilobytes; anything far larger is not an IAM answer.
 const MAX_BODY: usize = 1 << 20;
@@ -32,7 +33,7 @@ impl Transport {
     pub fn new(timeout: Duration) -> Result<Self, ProviderError> {
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| ProviderError::Credentials(format!("no TLS roots: {e}")))?
+            .map_err(|e| ProviderError::Setup(format!("no TLS roots: {e}")))?
             .https_or_http()
             .enable_http1()
             .build();
@@ -64,7 +65,9 @@ impl Transport {
         let (status, body) = tokio::time::timeout(self.timeout, attempt)
             .await
             .map_err(|_| transient(call, format!("no answer within {:?}", self.timeout)))??;
-        let body = Zeroizing::new(String::from_utf8(body.to_vec()).map_err(|_| {
+        // `Vec::from` takes the buffer over when no one else holds it, so the copy that
+        // is wiped on drop is the only one keyroll made.
+        let body = Zeroizing::new(String::from_utf8(Vec::from(body)).map_err(|_| {
             ProviderError::Invalid {
                 call,
                 detail: "the answer is not UTF-8".to_owned(),
@@ -84,16 +87,4 @@ impl Transport {
 
 fn transient(call: &'static str, detail: String) -> ProviderError {
     ProviderError::Transient { call, detail }
-}
-
-/// The error and its causes on one line (hyper's top error alone says little).
-fn describe(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
