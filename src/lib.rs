@@ -13,6 +13,7 @@
 //! - [`changeset`]: what each pull request of a rotation changes in which file.
 //! - [`policy`]: the repository's `.keyroll.yaml` and the presets in `policies/`.
 //! - [`generate`]: new values (random tokens, dates, dated names; checks on manual values).
+//! - [`provider`]: where values are minted, observed and retired (AWS IAM access keys).
 //! - [`plan`]: a change set rendered for people without showing a value.
 //! - [`sops`]: the SOPS file format (read, verify, minimal-diff edits, create).
 //! - [`repo`]: the repository on disk and the branches keyroll commits to.
@@ -29,6 +30,7 @@ pub mod generate;
 pub mod github;
 pub mod plan;
 pub mod policy;
+pub mod provider;
 pub mod repo;
 pub mod runtime;
 pub mod server;

