@@ -699,14 +699,18 @@ mod commands {
             confirmer: true,
             ..facts(&c, Some(Role::Reader), Some(&r), &active)
         };
-        // Before the gate is open: handed on (the engine answers), with a -1.
+        // Before the gate is open: refused with what comes first (a -1 and one reply), and
+        // nothing reaches the engine.
         let d = decide(&confirm, &by_release);
         assert_eq!(
             (d.ok, d.outcome.as_str()),
             (false, "refused: gate not open")
         );
-        assert!(d.reply.is_none(), "the engine answers, through the outbox");
-        assert!(matches!(d.action, Some(Action::Engine { .. })));
+        assert!(
+            reply(&d).contains("gate `jenkins-config` is not open yet"),
+            "{d:?}"
+        );
+        assert_eq!(d.action, None);
         // At the gate: a +1.
         let at_gate = Facts {
             rotation: Some(&waiting),

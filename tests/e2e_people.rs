@@ -327,6 +327,22 @@ async fn a_confirm_before_its_gate_opens_is_refused_and_not_kept() {
     );
     assert!(reacted(&w, early).contains(&"-1".to_owned()));
     assert!(!reacted(&w, early).contains(&"+1".to_owned()));
+    // The same in a review's body: one reply, the same words (no "not run." besides).
+    let before = w.sim.comments(n).len();
+    w.sim
+        .review(n, &rita(), "COMMENTED", "/keyroll confirm jenkins-config")
+        .await;
+    w.settle().await;
+    let said: Vec<String> = w
+        .sim
+        .comments(n)
+        .into_iter()
+        .skip(before)
+        .map(|c| c.body)
+        .filter(|b| !b.contains("<!-- keyroll:status"))
+        .collect();
+    assert_eq!(said.len(), 1, "{said:#?}");
+    assert!(said[0].contains("is not open yet"), "{said:#?}");
     w.sim.review(n, &mona(), "APPROVED", "").await;
     w.settle().await;
     let merge = w.merge(n, &alice()).await;
@@ -355,7 +371,7 @@ async fn a_confirm_before_its_gate_opens_is_refused_and_not_kept() {
         .iter()
         .filter(|c| c.body.contains("is not open yet"))
         .count();
-    assert_eq!(replies, 2, "one reply per early confirm");
+    assert_eq!(replies, 3, "one reply per early confirm");
     let now = w
         .say(n, &rita(), "/keyroll confirm jenkins-config -- done")
         .await;
@@ -370,7 +386,7 @@ async fn a_confirm_before_its_gate_opens_is_refused_and_not_kept() {
         .into_iter()
         .filter(|(_, _, outcome)| outcome == "refused: gate not open")
         .count();
-    assert_eq!(refused, 2);
+    assert_eq!(refused, 3, "two comments and a review");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -217,18 +217,18 @@ pub fn decide(inv: &Invocation, f: &Facts<'_>) -> Decision {
                     )),
                 );
             }
-            // The engine decides again when it takes the command and answers an early one
-            // itself (through the outbox); here the same rule only picks the reaction.
-            let early = matches!(
-                confirm::confirmation(r, Some(f.issue), &gate),
-                Confirmation::NotYet { .. }
-            );
-            let mut d = Decision::engine(r, Command::Confirm(gate));
-            if early {
-                d.ok = false;
-                d.outcome = "refused: gate not open".to_owned();
+            // Too early: refused here, with one answer (the engine would refuse it too and
+            // keeps that rule for inputs that reach it another way, but a command it never
+            // takes is answered once, in a comment or a review alike).
+            if let Confirmation::NotYet { opens, .. } =
+                confirm::confirmation(r, Some(f.issue), &gate)
+            {
+                return Decision::refused(
+                    "refused: gate not open",
+                    confirm::too_early(f.actor, &gate, &opens),
+                );
             }
-            d
+            Decision::engine(r, Command::Confirm(gate))
         }
         Verb::Retry if f.rotation.is_none() => {
             let id = inv.arg.clone().unwrap_or_default();
