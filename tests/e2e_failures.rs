@@ -509,11 +509,12 @@ async fn a_reply_github_failed_to_take_is_said_once_when_the_command_is_handled_
     let w = World::start().await;
     w.tick().await;
     let dash = w.dashboard();
-    // Every attempt of the client at the reply fails: the delivery fails and is tried again.
+    // The reply fails (a POST that makes a comment is not sent twice by the client): the
+    // delivery fails and is tried again.
     w.sim.inject(Fault::new(
         Some(http::Method::POST),
         &format!("/issues/{dash}/comments"),
-        3,
+        1,
         FaultKind::Status(502),
     ));
     let comment = w
@@ -548,4 +549,36 @@ async fn a_reply_github_failed_to_take_is_said_once_when_the_command_is_handled_
         1,
         "{log:#?}"
     );
+}
+
+/// GitHub carries out a comment but answers after keyroll's client gave up (a slow GitHub,
+/// or a 502 after the fact). Posting again at once would say it twice: a POST that creates
+/// something is not retried inside the client; the answer is tried again later by the
+/// outbox, which finds the comment it made first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_comment_github_made_but_answered_late_is_not_posted_twice() {
+    let w = World::start().await;
+    w.tick().await;
+    let dash = w.dashboard();
+    // Longer than the client's timeout in the tests (2 s).
+    w.sim.inject(Fault::new(
+        Some(http::Method::POST),
+        &format!("/issues/{dash}/comments"),
+        1,
+        FaultKind::Delay(std::time::Duration::from_secs(3)),
+    ));
+    w.say(dash, &alice(), "/keyroll rotate session-secret -- test")
+        .await;
+    w.clock.advance(time::Duration::seconds(11));
+    w.settle().await;
+    assert!(w.sim.faults_left().is_empty());
+    let replies: Vec<String> = w
+        .sim
+        .comments(dash)
+        .into_iter()
+        .filter(|c| c.author == "keyroll[bot]")
+        .map(|c| c.body)
+        .collect();
+    assert_eq!(replies.len(), 1, "{replies:#?}");
+    assert!(replies[0].contains("started rotation"), "{replies:#?}");
 }

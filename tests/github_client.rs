@@ -408,6 +408,55 @@ async fn server_errors_are_retried() {
     assert_eq!(count(&github, "2xx"), 2);
 }
 
+/// A POST that makes a comment may have been carried out when it got a 5xx: sent once, it
+/// fails as transient (the effect is tried again later, finding before it creates). A POST
+/// that makes a git object is the same object again: retried.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_post_that_creates_is_sent_once_and_a_git_object_post_is_retried() {
+    let server = MockServer::start().await;
+    mount_tokens(&server, "").await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/credentials/issues/3/comments"))
+        .respond_with(ResponseTemplate::new(502))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/credentials/git/blobs"))
+        .respond_with(ResponseTemplate::new(502))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/credentials/git/blobs"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"sha": "b1"})))
+        .mount(&server)
+        .await;
+    let github = client(&server, fast(), TestClock::at(START));
+    let installation = github.installation(INSTALLATION);
+
+    let err = installation
+        .request(
+            Method::POST,
+            "/repos/acme/credentials/issues/3/comments",
+            Some(&json!({"body": "hello"})),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+    let blob = installation
+        .request(
+            Method::POST,
+            "/repos/acme/credentials/git/blobs",
+            Some(&json!({"content": "x", "encoding": "utf-8"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(blob["sha"], "b1");
+    assert_eq!(count(&github, "5xx"), 2);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn server_errors_on_every_attempt_fail_as_transient() {
     let server = MockServer::start().await;

@@ -8,9 +8,11 @@
 //! output carries them, nor a request body.
 //!
 //! Retries: a 5xx, a timeout or a transport error is tried again up to `retries` times after
-//! `backoff`, doubling, with a little jitter. Any method is retried, POST included: a request
-//! that timed out may have been carried out, which keyroll's effects tolerate because each one
-//! finds before it creates. A rate limit (429; a 403 with `retry-after`, with
+//! `backoff`, doubling, with a little jitter, when sending the request twice does no more than
+//! sending it once (see `repeatable`). A POST that makes a comment, an issue, a pull request or
+//! a check run may have been carried out when it timed out or got a 5xx: it is not sent again
+//! here but fails as transient, and the effect that asked for it is tried again later by the
+//! outbox, which finds what the first request made before it creates. A rate limit (429; a 403 with `retry-after`, with
 //! `x-ratelimit-remaining: 0`, or naming a secondary rate limit) is waited out when the wait
 //! is at most `max_rate_limit_wait`, and fails as `RateLimited` otherwise. Other refusals
 //! (401, 403, 404, 409, 422) are returned at once.
@@ -462,7 +464,10 @@ impl GitHub {
                     }
                 }
             };
-            if failures >= options.retries {
+            // A request that may have been carried out is not sent again here when a second
+            // one would make a second thing: the effect that asked is tried again later by the
+            // outbox, and it finds what the first request made before it creates.
+            if failures >= options.retries || !repeatable(&method, path) {
                 return Err(retryable);
             }
             tokio::time::sleep(backoff(options.backoff, failures)).await;
@@ -639,6 +644,25 @@ impl Installation {
     pub async fn get(&self, path: &str) -> Result<Value, ApiError> {
         self.request(Method::GET, path, None).await
     }
+}
+
+/// Whether sending `method path` twice does no more than sending it once, so a request that
+/// timed out or got a 5xx (and may have been carried out) can simply be sent again. Every
+/// method but POST is (GET reads; PUT, PATCH and DELETE set a state). A POST is when it makes
+/// a git object (named by its content: the same one again), a token, a reaction (GitHub keeps
+/// one of a kind per account) or is keyroll's one GraphQL call (marking a draft ready). A
+/// POST that makes a comment, an issue, a pull request, a check run or a status is not.
+fn repeatable(method: &Method, path: &str) -> bool {
+    if method != Method::POST {
+        return true;
+    }
+    let path = path.split('?').next().unwrap_or(path);
+    path == "/graphql"
+        || path.ends_with("/access_tokens")
+        || path.ends_with("/reactions")
+        || ["/git/blobs", "/git/trees", "/git/commits"]
+            .iter()
+            .any(|kind| path.ends_with(kind))
 }
 
 /// The wait before retry number `failures + 1`: `first`, doubled per earlier retry, plus up to
